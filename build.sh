@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# ./build.sh          build build/ngx_http_auth_m2m_module.so against Debian's nginx
+# ./build.sh test     build, then run the Check unit tests and the t/ suite
+# ./build.sh run      build, then start nginx.conf.example on 127.0.0.1:8080
+# ./build.sh bench    build, then run bench/ (figures only; never a test)
+# NGINX_SRC=/path/to/nginx-x.y.z ./build.sh   build against an upstream tree
+set -euo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+build="$top/build"
+module="$build/ngx_http_auth_m2m_module.so"
+
+# Everything the build, the tests and the demo need, as Debian packages.
+packages=(nginx nginx-dev build-essential pkg-config libssl-dev libjansson-dev
+          libcjose-dev check libcrypt-jwt-perl python3-jwt python3-cryptography
+          openssl curl)
+
+log() { printf '>>> %s\n' "$*" >&2; }
+
+install_missing() {
+    local missing=()
+    for p in "${packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    log "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # the nginx package would start a system nginx on port 80; we only need its binary
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+        chmod +x /usr/sbin/policy-rc.d
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Configure is slow and only needs to run again when the source list changes.
+configure_stamp() {
+    { cat "$top/config"; echo "${NGINX_SRC:-debian}"; } | md5sum | cut -d' ' -f1
+}
+
+build_module() {
+    install_missing
+    local nginx_build="$build/nginx" stamp
+    stamp=$(configure_stamp)
+    mkdir -p "$nginx_build"
+    if [ -n "${NGINX_SRC:-}" ]; then
+        if [ "$(cat "$nginx_build/.stamp" 2>/dev/null)" != "$stamp" ]; then
+            log "configuring against $NGINX_SRC"
+            (cd "$NGINX_SRC" && ./configure --with-compat --with-http_ssl_module \
+                --add-dynamic-module="$top" --builddir="$nginx_build" >"$nginx_build/configure.log")
+            echo "$stamp" > "$nginx_build/.stamp"
+        fi
+        make -s -f "$nginx_build/Makefile" -C "$NGINX_SRC" -j"$(nproc)" modules
+    else
+        local src=/usr/share/nginx/src
+        if [ "$(cat "$nginx_build/.stamp" 2>/dev/null)" != "$stamp" ]; then
+            log "configuring against Debian's nginx ($src)"
+            (
+                cd "$src"
+                # shellcheck disable=SC1091
+                . ./conf_flags
+                ./configure \
+                    --with-cc-opt="$(dpkg-buildflags --get CFLAGS) -fPIC $(dpkg-buildflags --get CPPFLAGS)" \
+                    --with-ld-opt="$(dpkg-buildflags --get LDFLAGS) -fPIC" \
+                    "${NGX_CONF_FLAGS[@]}" \
+                    --add-dynamic-module="$top" --builddir="$nginx_build" >"$nginx_build/configure.log"
+            )
+            echo "$stamp" > "$nginx_build/.stamp"
+        fi
+        make -s -f "$nginx_build/Makefile" -C "$src" -j"$(nproc)" modules
+    fi
+    cp "$nginx_build/ngx_http_auth_m2m_module.so" "$module"
+    log "built $module"
+}
+
+run_tests() {
+    local failed=0
+    log "Check unit tests"
+    make -s -C "$top/tests" BUILD="$build" -j"$(nproc)" check || failed=1
+    log "integration tests (prove t/)"
+    (cd "$top" && M2M_MODULE="$module" prove -r t/) || failed=1
+    return $failed
+}
+
+case "${1:-build}" in
+    build) build_module ;;
+    test) build_module; run_tests ;;
+    run) build_module; exec "$top/bench/../scripts/demo.sh" "$module" ;;
+    bench) build_module; exec "$top/bench/run.sh" "$module" ;;
+    *) echo "usage: $0 [build|test|run|bench]" >&2; exit 2 ;;
+esac

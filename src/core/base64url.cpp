@@ -1,0 +1,56 @@
+#include "base64url.h"
+
+#include <array>
+#include <cstdint>
+
+namespace m2m {
+
+namespace {
+
+constexpr std::array<int8_t, 256> make_table()
+{
+    std::array<int8_t, 256> t{};
+    for (auto &v : t) {
+        v = -1;
+    }
+    const char *alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    for (int i = 0; i < 64; i++) {
+        t[static_cast<unsigned char>(alphabet[i])] = static_cast<int8_t>(i);
+    }
+    return t;
+}
+
+constexpr auto kTable = make_table();
+
+}  // namespace
+
+bool base64url_decode(std::string_view in, std::string *out) noexcept
+{
+    if (in.size() % 4 == 1) {
+        return false;
+    }
+    try {
+        out->clear();
+        out->reserve(in.size() / 4 * 3 + 2);
+    } catch (...) {
+        return false;
+    }
+    uint32_t acc = 0;
+    int bits = 0;
+    for (unsigned char c : in) {
+        int8_t v = kTable[c];
+        if (v < 0) {
+            return false;
+        }
+        acc = (acc << 6) | static_cast<uint32_t>(v);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out->push_back(static_cast<char>((acc >> bits) & 0xff));
+        }
+    }
+    // Leftover bits must be zero padding, or two encodings map to one value.
+    return (acc & ((1u << bits) - 1)) == 0;
+}
+
+}  // namespace m2m

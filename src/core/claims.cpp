@@ -1,0 +1,134 @@
+#include "claims.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <strings.h>
+
+namespace m2m {
+
+namespace {
+
+// A raw CR or LF in a variable passed upstream with proxy_set_header would
+// split the header; such strings are rendered as JSON (quoted, escaped).
+bool is_plain_string(const json_t *value)
+{
+    if (!json_is_string(value)) {
+        return false;
+    }
+    const char *s = json_string_value(value);
+    for (size_t i = 0, n = json_string_length(value); i < n; i++) {
+        unsigned char c = static_cast<unsigned char>(s[i]);
+        if (c < 0x20 || c == 0x7f) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool is_plain_string_array(const json_t *value)
+{
+    if (!json_is_array(value)) {
+        return false;
+    }
+    size_t i;
+    const json_t *item;
+    json_array_foreach(value, i, item)
+    {
+        if (!is_plain_string(item)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::string dump_compact(const json_t *value)
+{
+    char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!text) {
+        return {};
+    }
+    std::string out(text);
+    free(text);
+    return out;
+}
+
+bool parse_index(const std::string &step, size_t *index)
+{
+    if (step.empty() || step.size() > 9 || step.find_first_not_of("0123456789") != std::string::npos) {
+        return false;
+    }
+    *index = static_cast<size_t>(std::strtoul(step.c_str(), nullptr, 10));
+    return true;
+}
+
+}  // namespace
+
+std::string render_claim(const json_t *value)
+{
+    if (is_plain_string(value)) {
+        return std::string(json_string_value(value), json_string_length(value));
+    }
+    if (is_plain_string_array(value)) {
+        std::string out;
+        size_t i;
+        const json_t *item;
+        json_array_foreach(value, i, item)
+        {
+            if (i > 0) {
+                out += ' ';
+            }
+            out.append(json_string_value(item), json_string_length(item));
+        }
+        return out;
+    }
+    return value ? dump_compact(value) : std::string();
+}
+
+const json_t *find_claim(const json_t *object, std::string_view name) noexcept
+{
+    std::string key(name);
+    if (const json_t *exact = json_object_get(object, key.c_str())) {
+        return exact;
+    }
+    const char *member;
+    const json_t *value;
+    json_object_foreach(const_cast<json_t *>(object), member, value)
+    {
+        if (strlen(member) == name.size() && strncasecmp(member, key.c_str(), name.size()) == 0) {
+            return value;
+        }
+    }
+    return nullptr;
+}
+
+const json_t *find_claim_path(const json_t *object, const std::vector<std::string> &path) noexcept
+{
+    const json_t *node = object;
+    for (const auto &step : path) {
+        size_t index;
+        if (json_is_object(node)) {
+            node = json_object_get(node, step.c_str());
+        } else if (json_is_array(node) && parse_index(step, &index)) {
+            node = json_array_get(node, index);
+        } else {
+            return nullptr;
+        }
+        if (!node) {
+            return nullptr;
+        }
+    }
+    return node == object ? nullptr : node;
+}
+
+std::string find_client_id(const json_t *claims, const std::vector<std::string> &names)
+{
+    for (const auto &name : names) {
+        const json_t *value = json_object_get(claims, name.c_str());
+        if (json_is_string(value) && json_string_length(value) > 0) {
+            return std::string(json_string_value(value), json_string_length(value));
+        }
+    }
+    return {};
+}
+
+}  // namespace m2m

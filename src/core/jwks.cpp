@@ -1,0 +1,169 @@
+#include "jwks.h"
+
+#include <utility>
+
+namespace m2m {
+
+namespace {
+
+std::optional<Curve> curve_from_name(std::string_view name)
+{
+    if (name == "P-256") {
+        return Curve::P256;
+    }
+    if (name == "P-384") {
+        return Curve::P384;
+    }
+    if (name == "P-521") {
+        return Curve::P521;
+    }
+    return std::nullopt;
+}
+
+bool has_string_members(const json_t *jwk, std::initializer_list<const char *> names)
+{
+    std::string_view unused;
+    for (const char *name : names) {
+        if (!json_string_member(jwk, name, &unused) || unused.empty()) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// Builds a Key from one JWK, or returns the reason it cannot be used.
+std::string import_key(json_t *jwk, Key *key)
+{
+    if (!json_is_object(jwk)) {
+        return "not a JSON object";
+    }
+    std::string_view kty;
+    if (!json_string_member(jwk, "kty", &kty)) {
+        return "no \"kty\"";
+    }
+    std::string_view use;
+    if (json_object_get(jwk, "use") && (!json_string_member(jwk, "use", &use) || use != "sig")) {
+        return "\"use\" is not \"sig\"";
+    }
+    if (const json_t *ops = json_object_get(jwk, "key_ops")) {
+        bool verify = false;
+        size_t i;
+        const json_t *op;
+        json_array_foreach(ops, i, op)
+        {
+            verify = verify || (json_is_string(op) && std::string_view(json_string_value(op)) == "verify");
+        }
+        if (!verify) {
+            return "\"key_ops\" lacks \"verify\"";
+        }
+    }
+    std::string_view kid;
+    if (json_object_get(jwk, "kid")) {
+        if (!json_string_member(jwk, "kid", &kid)) {
+            return "\"kid\" is not a string";
+        }
+        key->kid = std::string(kid);
+    }
+    std::string_view alg;
+    if (json_object_get(jwk, "alg")) {
+        if (!json_string_member(jwk, "alg", &alg)) {
+            return "\"alg\" is not a string";
+        }
+        key->alg = algorithm_from_name(alg);
+        if (!key->alg) {
+            return "unsupported \"alg\" " + std::string(alg);
+        }
+    }
+
+    if (kty == "RSA") {
+        if (!has_string_members(jwk, {"n", "e"})) {
+            return "RSA key without \"n\" and \"e\"";
+        }
+        key->kty = KeyType::RSA;
+        key->crv = Curve::none;
+    } else if (kty == "EC") {
+        std::string_view crv;
+        if (!json_string_member(jwk, "crv", &crv)) {
+            return "EC key without \"crv\"";
+        }
+        auto curve = curve_from_name(crv);
+        if (!curve) {
+            return "unsupported curve " + std::string(crv);
+        }
+        if (!has_string_members(jwk, {"x", "y"})) {
+            return "EC key without \"x\" and \"y\"";
+        }
+        key->kty = KeyType::EC;
+        key->crv = *curve;
+    } else {
+        return "unsupported kty " + std::string(kty);
+    }
+    if (key->alg && !key->fits(*key->alg)) {
+        return "\"alg\" " + std::string(alg) + " does not fit the key";
+    }
+
+    // Import only the public members: cjose would happily load a private
+    // half ("d", "p", ...) that a published key set should never carry.
+    JsonPtr public_jwk(json_object());
+    if (!public_jwk) {
+        return "out of memory";
+    }
+    static const char *const kRsaMembers[] = {"kty", "n", "e", nullptr};
+    static const char *const kEcMembers[] = {"kty", "crv", "x", "y", nullptr};
+    for (const char *const *name = key->kty == KeyType::RSA ? kRsaMembers : kEcMembers; *name; name++) {
+        json_object_set(public_jwk.get(), *name, json_object_get(jwk, *name));
+    }
+
+    cjose_err err;
+    key->jwk.reset(cjose_jwk_import_json(public_jwk.get(), &err));
+    if (!key->jwk) {
+        return std::string("rejected by cjose: ") + (err.message ? err.message : "invalid key");
+    }
+    if (key->kty == KeyType::RSA && cjose_jwk_get_keysize(key->jwk.get(), &err) < kMinRsaBits) {
+        return "RSA key shorter than 2048 bits";
+    }
+    return {};
+}
+
+}  // namespace
+
+bool Key::fits(Algorithm token_alg) const noexcept
+{
+    if (key_type_for(token_alg) != kty || curve_for(token_alg) != crv) {
+        return false;
+    }
+    return !alg || *alg == token_alg;
+}
+
+JwksParseResult parse_jwks(std::string_view json) noexcept
+{
+    JwksParseResult result;
+    try {
+        JsonPtr root = parse_json_object(json);
+        json_t *keys = root ? json_object_get(root.get(), "keys") : nullptr;
+        if (!json_is_array(keys)) {
+            result.status = Status::jwks_malformed;
+            return result;
+        }
+        size_t i;
+        json_t *jwk;
+        json_array_foreach(keys, i, jwk)
+        {
+            Key key{};
+            std::string why = import_key(jwk, &key);
+            if (why.empty()) {
+                result.keys.mutable_keys().push_back(std::move(key));
+                continue;
+            }
+            std::string name = key.kid ? "kid \"" + *key.kid + "\"" : "key #" + std::to_string(i);
+            result.skipped.push_back(name + ": " + why);
+        }
+        result.status = result.keys.empty() ? Status::jwks_no_usable_key : Status::ok;
+    } catch (...) {
+        result = JwksParseResult{};
+        result.status = Status::internal_error;
+    }
+    return result;
+}
+
+}  // namespace m2m

@@ -1,0 +1,51 @@
+// A JSON Web Key Set (RFC 7517) reduced to the keys that can verify our
+// algorithms. Keys we cannot use are skipped with a reason rather than
+// failing the whole set: one exotic key from an issuer must not lock out
+// every client.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "algorithm.h"
+#include "json.h"
+#include "status.h"
+
+namespace m2m {
+
+// RFC 7518 §3.3: RSA keys for RS*/PS* must be at least 2048 bits.
+constexpr size_t kMinRsaBits = 2048;
+
+struct Key {
+    std::optional<std::string> kid;
+    KeyType kty;
+    Curve crv;                     // Curve::none for RSA
+    std::optional<Algorithm> alg;  // the JWK's own "alg", if it names one
+    JwkPtr jwk;
+
+    // Whether this key may verify a token signed with alg (type, curve and
+    // the JWK's own alg all agree).
+    bool fits(Algorithm token_alg) const noexcept;
+};
+
+class KeySet {
+public:
+    const std::vector<Key> &keys() const noexcept { return keys_; }
+    bool empty() const noexcept { return keys_.empty(); }
+    std::vector<Key> &mutable_keys() noexcept { return keys_; }
+
+private:
+    std::vector<Key> keys_;
+};
+
+struct JwksParseResult {
+    Status status = Status::internal_error;  // ok, jwks_malformed, jwks_no_usable_key
+    KeySet keys;
+    std::vector<std::string> skipped;  // one line per ignored key: "kid \"x\": reason"
+};
+
+JwksParseResult parse_jwks(std::string_view json) noexcept;
+
+}  // namespace m2m

@@ -1,0 +1,80 @@
+#include "scope.h"
+
+#include <algorithm>
+#include <string_view>
+
+namespace m2m {
+
+namespace {
+
+void add_unique(std::vector<std::string> *scopes, std::string_view scope)
+{
+    if (scope.empty()) {
+        return;
+    }
+    if (std::find(scopes->begin(), scopes->end(), scope) == scopes->end()) {
+        scopes->emplace_back(scope);
+    }
+}
+
+void add_space_separated(std::vector<std::string> *scopes, std::string_view text)
+{
+    size_t start = 0;
+    while (start <= text.size()) {
+        size_t end = text.find(' ', start);
+        if (end == std::string_view::npos) {
+            end = text.size();
+        }
+        add_unique(scopes, text.substr(start, end - start));
+        start = end + 1;
+    }
+}
+
+std::string_view string_of(const json_t *value)
+{
+    return std::string_view(json_string_value(value), json_string_length(value));
+}
+
+}  // namespace
+
+std::vector<std::string> collect_scopes(const json_t *claims, const std::vector<std::string> &claim_names)
+{
+    std::vector<std::string> scopes;
+    for (const auto &name : claim_names) {
+        const json_t *value = json_object_get(claims, name.c_str());
+        if (json_is_string(value)) {
+            add_space_separated(&scopes, string_of(value));
+        } else if (json_is_array(value)) {
+            size_t i;
+            const json_t *item;
+            json_array_foreach(value, i, item)
+            {
+                if (json_is_string(item)) {
+                    add_space_separated(&scopes, string_of(item));
+                }
+            }
+        }
+    }
+    return scopes;
+}
+
+bool has_all_scopes(const std::vector<std::string> &granted, const std::vector<std::string> &required) noexcept
+{
+    return std::all_of(required.begin(), required.end(), [&](const std::string &scope) {
+        return std::find(granted.begin(), granted.end(), scope) != granted.end();
+    });
+}
+
+std::string join_scopes(const std::vector<std::string> &scopes)
+{
+    std::string out;
+    for (const auto &scope : scopes) {
+        if (!out.empty()) {
+            out += ' ';
+        }
+        out += scope;
+    }
+    return out;
+}
+
+}  // namespace m2m

@@ -1,0 +1,22 @@
+// OAuth scopes (RFC 6749 §3.3): case-sensitive tokens separated by spaces.
+// Issuers disagree on the claim's shape (a string for Auth0, an array for
+// Okta and Scalekit), so both are read and merged.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "json.h"
+
+namespace m2m {
+
+// The union, in first-seen order and without duplicates, of every scope in
+// any of the named claims.
+std::vector<std::string> collect_scopes(const json_t *claims, const std::vector<std::string> &claim_names);
+
+// Every one of `required` appears in `granted`.
+bool has_all_scopes(const std::vector<std::string> &granted, const std::vector<std::string> &required) noexcept;
+
+std::string join_scopes(const std::vector<std::string> &scopes);
+
+}  // namespace m2m

@@ -1,0 +1,78 @@
+#include "token.h"
+
+#include <algorithm>
+
+#include "base64url.h"
+
+namespace m2m {
+
+namespace {
+
+Status decode_object(std::string_view part, JsonPtr *out)
+{
+    std::string raw;
+    if (part.empty() || !base64url_decode(part, &raw)) {
+        return Status::malformed;
+    }
+    *out = parse_json_object(raw);
+    return *out ? Status::ok : Status::malformed;
+}
+
+// A member that, when present, must be a string.
+bool optional_string(const json_t *object, const char *name, std::string_view *out, bool *present)
+{
+    const json_t *member = json_object_get(object, name);
+    *present = member != nullptr;
+    return !member || json_string_member(object, name, out);
+}
+
+}  // namespace
+
+Status Token::parse(std::string_view compact, Token *out) noexcept
+{
+    if (compact.size() > kMaxTokenSize) {
+        return Status::token_too_large;
+    }
+    auto dots = std::count(compact.begin(), compact.end(), '.');
+    if (dots == 4) {
+        return Status::jwe_not_supported;
+    }
+    if (dots != 2) {
+        return Status::malformed;
+    }
+    try {
+        size_t first = compact.find('.');
+        size_t second = compact.find('.', first + 1);
+        std::string_view header_part = compact.substr(0, first);
+        std::string_view payload_part = compact.substr(first + 1, second - first - 1);
+        std::string_view signature_part = compact.substr(second + 1);
+
+        Token token;
+        if (decode_object(header_part, &token.header_) != Status::ok ||
+            decode_object(payload_part, &token.claims_) != Status::ok) {
+            return Status::malformed;
+        }
+        std::string signature;
+        if (signature_part.empty() || !base64url_decode(signature_part, &signature)) {
+            return Status::malformed;
+        }
+        if (!json_string_member(token.header_.get(), "alg", &token.alg_)) {
+            return Status::malformed;
+        }
+        bool present;
+        if (!optional_string(token.header_.get(), "kid", &token.kid_, &present)) {
+            return Status::malformed;
+        }
+        token.has_kid_ = present;
+        if (!optional_string(token.claims_.get(), "iss", &token.issuer_, &present)) {
+            return Status::malformed_claim;
+        }
+        token.compact_.assign(compact.data(), compact.size());
+        *out = std::move(token);
+        return Status::ok;
+    } catch (...) {
+        return Status::internal_error;
+    }
+}
+
+}  // namespace m2m

@@ -1,0 +1,198 @@
+/*
+ * The access phase: allow, or refuse the way RFC 6750 §3 says, so that
+ * clients (and their OAuth libraries) can tell "get a new token" from
+ * "ask for more scope" from "fix your request".
+ */
+
+#include "ngx_http_auth_m2m.h"
+
+#include "core/scope.h"
+
+
+namespace {
+
+ngx_int_t
+ngx_http_auth_m2m_challenge(ngx_http_request_t *r,
+    ngx_http_auth_m2m_loc_conf_t *alcf, const char *error,
+    const char *description, ngx_str_t *scope)
+{
+    size_t            len;
+    u_char           *p;
+    ngx_table_elt_t  *h;
+
+    len = sizeof("Bearer realm=\"\"") - 1 + alcf->realm.len;
+
+    if (error) {
+        len += sizeof(", error=\"\"") - 1 + ngx_strlen(error);
+    }
+
+    if (description) {
+        len += sizeof(", error_description=\"\"") - 1 + ngx_strlen(description);
+    }
+
+    if (scope) {
+        len += sizeof(", scope=\"\"") - 1 + scope->len;
+    }
+
+    p = static_cast<u_char *>(ngx_pnalloc(r->pool, len));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    h = static_cast<ngx_table_elt_t *>(ngx_list_push(&r->headers_out.headers));
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "WWW-Authenticate");
+    h->value.data = p;
+
+    p = ngx_sprintf(p, "Bearer realm=\"%V\"", &alcf->realm);
+
+    if (error) {
+        p = ngx_sprintf(p, ", error=\"%s\"", error);
+    }
+
+    if (description) {
+        p = ngx_sprintf(p, ", error_description=\"%s\"", description);
+    }
+
+    if (scope) {
+        p = ngx_sprintf(p, ", scope=\"%V\"", scope);
+    }
+
+    h->value.len = p - h->value.data;
+    r->headers_out.www_authenticate = h;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_auth_m2m_log_refusal(ngx_http_request_t *r,
+    ngx_http_auth_m2m_state_t *state)
+{
+    const m2m::Verification  &v = state->verification;
+
+    const char  *code = m2m::reason_code(state->status);
+
+    /* the client id comes from claims only once their signature held */
+    if (v.signature_verified && v.issuer) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "auth_m2m: access refused: %s, issuer \"%s\", "
+                      "client_id \"%s\"", code, v.issuer->name.c_str(),
+                      v.client_id.c_str());
+
+    } else if (v.issuer) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "auth_m2m: access refused: %s, issuer \"%s\"", code,
+                      v.issuer->name.c_str());
+
+    } else {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "auth_m2m: access refused: %s", code);
+    }
+}
+
+
+ngx_int_t
+ngx_http_auth_m2m_refuse(ngx_http_request_t *r,
+    ngx_http_auth_m2m_loc_conf_t *alcf, ngx_http_auth_m2m_state_t *state)
+{
+    ngx_int_t    status;
+    const char  *code = m2m::reason_code(state->status);
+
+    ngx_http_auth_m2m_log_refusal(r, state);
+
+    switch (state->status) {
+
+    case m2m::Status::missing_token:
+        /* RFC 6750 §3.1: no error code when no credentials were sent */
+        status = NGX_HTTP_UNAUTHORIZED;
+        code = NULL;
+        if (ngx_http_auth_m2m_challenge(r, alcf, NULL, NULL, NULL) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        break;
+
+    case m2m::Status::bad_authorization:
+        status = NGX_HTTP_BAD_REQUEST;
+        if (ngx_http_auth_m2m_challenge(r, alcf, "invalid_request", code, NULL)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        break;
+
+    case m2m::Status::insufficient_scope:
+        status = NGX_HTTP_FORBIDDEN;
+        if (ngx_http_auth_m2m_challenge(r, alcf, "insufficient_scope", NULL,
+                                        &alcf->scope_attr)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        break;
+
+    case m2m::Status::internal_error:
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    default:
+        status = NGX_HTTP_UNAUTHORIZED;
+        if (ngx_http_auth_m2m_challenge(r, alcf, "invalid_token", code, NULL)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+        break;
+    }
+
+    return status;
+}
+
+} /* namespace */
+
+
+ngx_int_t
+ngx_http_auth_m2m_access_handler(ngx_http_request_t *r)
+{
+    ngx_http_auth_m2m_state_t     *state;
+    ngx_http_auth_m2m_loc_conf_t  *alcf;
+
+    alcf = static_cast<ngx_http_auth_m2m_loc_conf_t *>(
+               ngx_http_get_module_loc_conf(r, ngx_http_auth_m2m_module));
+
+    if (alcf->policies == NULL) {
+        return NGX_DECLINED;
+    }
+
+    state = ngx_http_auth_m2m_state(r);
+    if (state == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    try {
+        if (state->verification.status == m2m::Status::ok) {
+            if (alcf->scopes == NULL
+                || m2m::has_all_scopes(state->verification.scopes,
+                                       *alcf->scopes))
+            {
+                state->status = m2m::Status::ok;
+                return NGX_OK;
+            }
+
+            state->status = m2m::Status::insufficient_scope;
+        }
+
+        return ngx_http_auth_m2m_refuse(r, alcf, state);
+
+    } catch (const std::exception &e) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "auth_m2m: access check failed: %s", e.what());
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+}

@@ -1,0 +1,483 @@
+/*
+ * The auth_m2m_issuer block: one trusted token issuer, its key source and
+ * the rules its tokens must meet. Keys from jwks_file are read while the
+ * configuration is parsed, so "nginx -t" reports a bad key file.
+ */
+
+#include "ngx_http_auth_m2m.h"
+
+#include <string_view>
+
+#include "core/jwks.h"
+
+
+namespace {
+
+typedef char *(*ngx_http_auth_m2m_issuer_setter_pt)(ngx_conf_t *cf,
+    ngx_http_auth_m2m_issuer_t *issuer, ngx_str_t *args, ngx_uint_t nargs);
+
+typedef struct {
+    const char                           *name;
+    ngx_uint_t                            min_args;
+    ngx_uint_t                            max_args;   /* 0: unbounded */
+    ngx_http_auth_m2m_issuer_setter_pt    set;
+} ngx_http_auth_m2m_issuer_directive_t;
+
+
+/* Per-block parse state: which directives were seen, to report duplicates. */
+typedef struct {
+    ngx_http_auth_m2m_issuer_t           *issuer;
+    ngx_uint_t                            seen;       /* bit per directive */
+} ngx_http_auth_m2m_issuer_ctx_t;
+
+
+std::string
+to_string(const ngx_str_t &s)
+{
+    return std::string(reinterpret_cast<const char *>(s.data), s.len);
+}
+
+
+std::vector<std::string>
+to_strings(ngx_str_t *args, ngx_uint_t nargs)
+{
+    std::vector<std::string>  out;
+
+    for (ngx_uint_t i = 0; i < nargs; i++) {
+        out.push_back(to_string(args[i]));
+    }
+
+    return out;
+}
+
+
+ngx_int_t
+ngx_http_auth_m2m_read_file(ngx_conf_t *cf, ngx_str_t *path, std::string *out)
+{
+    ngx_fd_t         fd;
+    ngx_file_info_t  fi;
+    ssize_t          n;
+
+    fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", path);
+        return NGX_ERROR;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%V\" failed", path);
+        ngx_close_file(fd);
+        return NGX_ERROR;
+    }
+
+    out->resize(ngx_file_size(&fi));
+
+    n = ngx_read_fd(fd, &(*out)[0], out->size());
+
+    ngx_close_file(fd);
+
+    if (n != static_cast<ssize_t>(out->size())) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_read_fd_n " \"%V\" failed", path);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_auth_m2m_load_jwks_file(ngx_conf_t *cf,
+    ngx_http_auth_m2m_issuer_t *issuer)
+{
+    std::string  text;
+
+    if (ngx_http_auth_m2m_read_file(cf, &issuer->jwks_file, &text) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    m2m::JwksParseResult  parsed = m2m::parse_jwks(text);
+
+    for (const auto &skipped : parsed.skipped) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "auth_m2m_issuer \"%V\": key in \"%V\" ignored: %s",
+                           &issuer->name, &issuer->jwks_file, skipped.c_str());
+    }
+
+    if (parsed.status != m2m::Status::ok) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "auth_m2m_issuer \"%V\": invalid JWK Set \"%V\": %s",
+                           &issuer->name, &issuer->jwks_file,
+                           m2m::reason_code(parsed.status));
+        return NGX_ERROR;
+    }
+
+    issuer->policy->keys =
+        std::make_shared<const m2m::KeySet>(std::move(parsed.keys));
+
+    return NGX_OK;
+}
+
+
+char *
+set_issuer(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer, ngx_str_t *args,
+    ngx_uint_t nargs)
+{
+    if (args[0].len == 0) {
+        return const_cast<char *>("must not be empty");
+    }
+
+    issuer->policy->issuer = to_string(args[0]);
+    return NGX_CONF_OK;
+}
+
+
+char *
+set_jwks_file(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_str_t *args, ngx_uint_t nargs)
+{
+    issuer->jwks_file = args[0];
+
+    if (ngx_conf_full_name(cf->cycle, &issuer->jwks_file, 1) != NGX_OK) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (ngx_http_auth_m2m_load_jwks_file(cf, issuer) != NGX_OK) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+set_audience(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_str_t *args, ngx_uint_t nargs)
+{
+    issuer->policy->audiences = to_strings(args, nargs);
+    return NGX_CONF_OK;
+}
+
+
+char *
+set_algorithms(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_str_t *args, ngx_uint_t nargs)
+{
+    m2m::AlgorithmSet  set;
+
+    for (ngx_uint_t i = 0; i < nargs; i++) {
+        std::string_view  name(reinterpret_cast<char *>(args[i].data),
+                               args[i].len);
+
+        if (m2m::algorithm_is_forbidden(name)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "algorithm \"%V\" is not allowed: only "
+                               "asymmetric signatures can be verified "
+                               "without sharing a secret", &args[i]);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+        auto alg = m2m::algorithm_from_name(name);
+        if (!alg) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unknown algorithm \"%V\"", &args[i]);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+        set.add(*alg);
+    }
+
+    issuer->policy->algorithms = set;
+    return NGX_CONF_OK;
+}
+
+
+char *
+set_leeway(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_str_t *args, ngx_uint_t nargs)
+{
+    time_t  leeway;
+
+    leeway = ngx_parse_time(&args[0], 1);
+    if (leeway == (time_t) NGX_ERROR) {
+        return const_cast<char *>("invalid value");
+    }
+
+    issuer->policy->leeway = leeway;
+    return NGX_CONF_OK;
+}
+
+
+char *
+set_client_id_claim(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_str_t *args, ngx_uint_t nargs)
+{
+    issuer->policy->client_id_claims = to_strings(args, nargs);
+    return NGX_CONF_OK;
+}
+
+
+char *
+set_scope_claim(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_str_t *args, ngx_uint_t nargs)
+{
+    issuer->policy->scope_claims = to_strings(args, nargs);
+    return NGX_CONF_OK;
+}
+
+
+char *
+set_require_typ(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_str_t *args, ngx_uint_t nargs)
+{
+    issuer->policy->require_typ = to_strings(args, nargs);
+    return NGX_CONF_OK;
+}
+
+
+const ngx_http_auth_m2m_issuer_directive_t  ngx_http_auth_m2m_issuer_directives[]
+= {
+    { "issuer",          1, 1, set_issuer },
+    { "jwks_file",       1, 1, set_jwks_file },
+    { "audience",        1, 0, set_audience },
+    { "algorithms",      1, 0, set_algorithms },
+    { "leeway",          1, 1, set_leeway },
+    { "client_id_claim", 1, 0, set_client_id_claim },
+    { "scope_claim",     1, 0, set_scope_claim },
+    { "require_typ",     1, 0, set_require_typ },
+};
+
+
+/* ngx_conf_parse() hands each line of the block here. */
+char *
+ngx_http_auth_m2m_issuer_line(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
+{
+    ngx_http_auth_m2m_issuer_ctx_t  *ctx =
+        static_cast<ngx_http_auth_m2m_issuer_ctx_t *>(conf);
+
+    char        *rv;
+    ngx_str_t   *value;
+    ngx_uint_t   i, nargs;
+
+    value = static_cast<ngx_str_t *>(cf->args->elts);
+    nargs = cf->args->nelts - 1;
+
+    for (i = 0; i < sizeof(ngx_http_auth_m2m_issuer_directives)
+                    / sizeof(ngx_http_auth_m2m_issuer_directives[0]); i++)
+    {
+        const ngx_http_auth_m2m_issuer_directive_t  &d =
+            ngx_http_auth_m2m_issuer_directives[i];
+
+        if (ngx_strcmp(value[0].data, d.name) != 0) {
+            continue;
+        }
+
+        if (ctx->seen & (1u << i)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\" directive is duplicate in "
+                               "auth_m2m_issuer \"%V\"",
+                               &value[0], &ctx->issuer->name);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+        if (nargs < d.min_args || (d.max_args && nargs > d.max_args)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid number of arguments in \"%V\" "
+                               "directive of auth_m2m_issuer", &value[0]);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+        ctx->seen |= 1u << i;
+
+        try {
+            rv = d.set(cf, ctx->issuer, &value[1], nargs);
+
+        } catch (const std::exception &e) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": %s",
+                               &value[0], e.what());
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+        if (rv != NGX_CONF_OK && rv != NGX_CONF_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" %s",
+                               &value[0], rv);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+        return rv;
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "unknown directive \"%V\" in auth_m2m_issuer",
+                       &value[0]);
+    return static_cast<char *>(NGX_CONF_ERROR);
+}
+
+
+ngx_int_t
+ngx_http_auth_m2m_finish_issuer(ngx_conf_t *cf,
+    ngx_http_auth_m2m_issuer_t *issuer)
+{
+    if (issuer->policy->issuer.empty()) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "auth_m2m_issuer \"%V\" has no \"issuer\"",
+                           &issuer->name);
+        return NGX_ERROR;
+    }
+
+    if (issuer->jwks_file.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "auth_m2m_issuer \"%V\" has no key source: "
+                           "set \"jwks_file\"", &issuer->name);
+        return NGX_ERROR;
+    }
+
+    if (issuer->policy->audiences.empty()) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "auth_m2m_issuer \"%V\" has no \"audience\": "
+                           "tokens minted for any API of this issuer "
+                           "will be accepted", &issuer->name);
+    }
+
+    return ngx_http_auth_m2m_load_jwks_file(cf, issuer);
+}
+
+} /* namespace */
+
+
+ngx_http_auth_m2m_issuer_t *
+ngx_http_auth_m2m_issuer_ref(ngx_conf_t *cf, ngx_str_t *name)
+{
+    ngx_uint_t                       i;
+    ngx_http_auth_m2m_issuer_t      *issuer, **slot, **issuers;
+    ngx_http_auth_m2m_main_conf_t   *amcf;
+
+    amcf = static_cast<ngx_http_auth_m2m_main_conf_t *>(
+               ngx_http_conf_get_module_main_conf(cf,
+                                                  ngx_http_auth_m2m_module));
+
+    issuers = static_cast<ngx_http_auth_m2m_issuer_t **>(amcf->issuers.elts);
+
+    for (i = 0; i < amcf->issuers.nelts; i++) {
+        if (issuers[i]->name.len == name->len
+            && ngx_strncmp(issuers[i]->name.data, name->data, name->len) == 0)
+        {
+            return issuers[i];
+        }
+    }
+
+    issuer = static_cast<ngx_http_auth_m2m_issuer_t *>(
+                 ngx_pcalloc(cf->pool, sizeof(ngx_http_auth_m2m_issuer_t)));
+    if (issuer == NULL) {
+        return NULL;
+    }
+
+    issuer->name = *name;
+    issuer->ref_file = cf->conf_file->file.name.data;
+    issuer->ref_line = cf->conf_file->line;
+
+    issuer->policy = ngx_http_auth_m2m_pool_new<m2m::IssuerPolicy>(cf->pool);
+    if (issuer->policy == NULL) {
+        return NULL;
+    }
+
+    issuer->policy->name = to_string(*name);
+
+    slot = static_cast<ngx_http_auth_m2m_issuer_t **>(
+               ngx_array_push(&amcf->issuers));
+    if (slot == NULL) {
+        return NULL;
+    }
+
+    *slot = issuer;
+
+    return issuer;
+}
+
+
+char *
+ngx_http_auth_m2m_issuer_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char                            *rv;
+    ngx_str_t                       *value;
+    ngx_conf_t                       save;
+    ngx_http_auth_m2m_issuer_ctx_t   ctx;
+
+    value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    try {
+        ctx.issuer = ngx_http_auth_m2m_issuer_ref(cf, &value[1]);
+
+    } catch (const std::exception &e) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "auth_m2m_issuer: %s",
+                           e.what());
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (ctx.issuer == NULL) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (ctx.issuer->defined) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate auth_m2m_issuer \"%V\"", &value[1]);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    ctx.issuer->defined = 1;
+    ctx.seen = 0;
+
+    save = *cf;
+    cf->handler = ngx_http_auth_m2m_issuer_line;
+    cf->handler_conf = reinterpret_cast<char *>(&ctx);
+
+    rv = ngx_conf_parse(cf, NULL);
+
+    *cf = save;
+
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    try {
+        if (ngx_http_auth_m2m_finish_issuer(cf, ctx.issuer) != NGX_OK) {
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+    } catch (const std::exception &e) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "auth_m2m_issuer \"%V\": %s",
+                           &value[1], e.what());
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ngx_http_auth_m2m_check_issuers(ngx_conf_t *cf)
+{
+    ngx_uint_t                       i;
+    ngx_http_auth_m2m_issuer_t     **issuers;
+    ngx_http_auth_m2m_main_conf_t   *amcf;
+
+    amcf = static_cast<ngx_http_auth_m2m_main_conf_t *>(
+               ngx_http_conf_get_module_main_conf(cf,
+                                                  ngx_http_auth_m2m_module));
+
+    issuers = static_cast<ngx_http_auth_m2m_issuer_t **>(amcf->issuers.elts);
+
+    for (i = 0; i < amcf->issuers.nelts; i++) {
+        if (!issuers[i]->defined) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"auth_m2m\" names unknown issuer \"%V\" in %s:%ui",
+                          &issuers[i]->name, issuers[i]->ref_file,
+                          issuers[i]->ref_line);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}

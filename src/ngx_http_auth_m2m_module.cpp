@@ -1,0 +1,402 @@
+/*
+ * ngx_http_auth_m2m_module: directives, configuration merging and module
+ * registration. Verification lives in core/, the request path in
+ * ngx_http_auth_m2m_request.cpp and ngx_http_auth_m2m_access.cpp.
+ */
+
+#include "ngx_http_auth_m2m.h"
+
+#include "core/scope.h"
+
+
+namespace {
+
+void *ngx_http_auth_m2m_create_main_conf(ngx_conf_t *cf);
+char *ngx_http_auth_m2m_init_main_conf(ngx_conf_t *cf, void *conf);
+void *ngx_http_auth_m2m_create_loc_conf(ngx_conf_t *cf);
+char *ngx_http_auth_m2m_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+ngx_int_t ngx_http_auth_m2m_preconfiguration(ngx_conf_t *cf);
+ngx_int_t ngx_http_auth_m2m_postconfiguration(ngx_conf_t *cf);
+
+char *ngx_http_auth_m2m(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_auth_m2m_scope(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+char *ngx_http_auth_m2m_realm(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+
+
+ngx_command_t  ngx_http_auth_m2m_commands[] = {
+
+    { ngx_string("auth_m2m_issuer"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_BLOCK|NGX_CONF_TAKE1,
+      ngx_http_auth_m2m_issuer_block,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("auth_m2m"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_auth_m2m,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("auth_m2m_scope"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_auth_m2m_scope,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("auth_m2m_realm"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_auth_m2m_realm,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_auth_m2m_loc_conf_t, realm),
+      NULL },
+
+    { ngx_string("auth_m2m_token"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_auth_m2m_loc_conf_t, token),
+      NULL },
+
+    { ngx_string("auth_m2m_claim_set"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_auth_m2m_claim_set,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+ngx_http_module_t  ngx_http_auth_m2m_module_ctx = {
+    ngx_http_auth_m2m_preconfiguration,    /* preconfiguration */
+    ngx_http_auth_m2m_postconfiguration,   /* postconfiguration */
+
+    ngx_http_auth_m2m_create_main_conf,    /* create main configuration */
+    ngx_http_auth_m2m_init_main_conf,      /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_auth_m2m_create_loc_conf,     /* create location configuration */
+    ngx_http_auth_m2m_merge_loc_conf       /* merge location configuration */
+};
+
+} /* namespace */
+
+
+ngx_module_t  ngx_http_auth_m2m_module = {
+    NGX_MODULE_V1,
+    &ngx_http_auth_m2m_module_ctx,         /* module context */
+    ngx_http_auth_m2m_commands,            /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+ngx_int_t
+ngx_http_auth_m2m_copy_str(ngx_pool_t *pool, const std::string &s,
+    ngx_str_t *out)
+{
+    out->len = s.size();
+    out->data = static_cast<u_char *>(ngx_pnalloc(pool, s.size() + 1));
+    if (out->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(out->data, s.data(), s.size());
+    out->data[s.size()] = '\0';
+
+    return NGX_OK;
+}
+
+
+namespace {
+
+void *
+ngx_http_auth_m2m_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_auth_m2m_main_conf_t  *amcf;
+
+    amcf = static_cast<ngx_http_auth_m2m_main_conf_t *>(
+               ngx_pcalloc(cf->pool, sizeof(ngx_http_auth_m2m_main_conf_t)));
+    if (amcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&amcf->issuers, cf->pool, 4,
+                       sizeof(ngx_http_auth_m2m_issuer_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return amcf;
+}
+
+
+char *
+ngx_http_auth_m2m_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    if (ngx_http_auth_m2m_check_issuers(cf) != NGX_OK) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+void *
+ngx_http_auth_m2m_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_auth_m2m_loc_conf_t  *alcf;
+
+    alcf = static_cast<ngx_http_auth_m2m_loc_conf_t *>(
+               ngx_pcalloc(cf->pool, sizeof(ngx_http_auth_m2m_loc_conf_t)));
+    if (alcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     alcf->scope_attr = { 0, NULL };
+     *     alcf->realm = { 0, NULL };
+     */
+
+    alcf->policies = static_cast<ngx_http_auth_m2m_policies_t *>(
+                         NGX_CONF_UNSET_PTR);
+    alcf->scopes = static_cast<ngx_http_auth_m2m_strings_t *>(
+                       NGX_CONF_UNSET_PTR);
+    alcf->token = static_cast<ngx_http_complex_value_t *>(NGX_CONF_UNSET_PTR);
+
+    return alcf;
+}
+
+
+char *
+ngx_http_auth_m2m_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_auth_m2m_loc_conf_t  *prev =
+        static_cast<ngx_http_auth_m2m_loc_conf_t *>(parent);
+    ngx_http_auth_m2m_loc_conf_t  *conf =
+        static_cast<ngx_http_auth_m2m_loc_conf_t *>(child);
+
+    ngx_conf_merge_ptr_value(conf->policies, prev->policies, NULL);
+    ngx_conf_merge_ptr_value(conf->token, prev->token, NULL);
+    ngx_conf_merge_str_value(conf->realm, prev->realm, "api");
+
+    if (conf->scopes == NGX_CONF_UNSET_PTR) {
+        conf->scopes = prev->scopes == NGX_CONF_UNSET_PTR ? NULL : prev->scopes;
+        conf->scope_attr = prev->scope_attr;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ngx_http_auth_m2m_preconfiguration(ngx_conf_t *cf)
+{
+    return ngx_http_auth_m2m_add_variables(cf);
+}
+
+
+ngx_int_t
+ngx_http_auth_m2m_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = static_cast<ngx_http_core_main_conf_t *>(
+               ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
+
+    h = static_cast<ngx_http_handler_pt *>(
+            ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers));
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_auth_m2m_access_handler;
+
+    return NGX_OK;
+}
+
+
+char *
+ngx_http_auth_m2m(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_auth_m2m_loc_conf_t  *alcf =
+        static_cast<ngx_http_auth_m2m_loc_conf_t *>(conf);
+
+    ngx_str_t                     *value;
+    ngx_uint_t                     i, j;
+    ngx_http_auth_m2m_issuer_t    *issuer;
+    ngx_http_auth_m2m_policies_t  *policies;
+
+    if (alcf->policies != NGX_CONF_UNSET_PTR) {
+        return const_cast<char *>("is duplicate");
+    }
+
+    value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        alcf->policies = NULL;
+        return NGX_CONF_OK;
+    }
+
+    try {
+        policies = ngx_http_auth_m2m_pool_new<ngx_http_auth_m2m_policies_t>(
+                       cf->pool);
+        if (policies == NULL) {
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+        for (i = 1; i < cf->args->nelts; i++) {
+            if (ngx_strcmp(value[i].data, "off") == 0) {
+                return const_cast<char *>("\"off\" cannot be combined with "
+                                          "issuer names");
+            }
+
+            for (j = 1; j < i; j++) {
+                if (value[j].len == value[i].len
+                    && ngx_strncmp(value[j].data, value[i].data, value[i].len)
+                       == 0)
+                {
+                    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                       "issuer \"%V\" is listed twice",
+                                       &value[i]);
+                    return static_cast<char *>(NGX_CONF_ERROR);
+                }
+            }
+
+            issuer = ngx_http_auth_m2m_issuer_ref(cf, &value[i]);
+            if (issuer == NULL) {
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+
+            policies->push_back(issuer->policy);
+        }
+
+    } catch (const std::exception &e) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "auth_m2m: %s", e.what());
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    alcf->policies = policies;
+
+    return NGX_CONF_OK;
+}
+
+
+/* RFC 6749 §3.3 scope-token: printable ASCII except space, '"' and '\',
+ * which also makes the list safe to quote in WWW-Authenticate. */
+bool
+ngx_http_auth_m2m_valid_scope(ngx_str_t *scope)
+{
+    ngx_uint_t  i;
+
+    if (scope->len == 0) {
+        return false;
+    }
+
+    for (i = 0; i < scope->len; i++) {
+        u_char c = scope->data[i];
+
+        if (c < 0x21 || c > 0x7e || c == '"' || c == '\\') {
+            return false;
+        }
+    }
+
+    return true;
+}
+
+
+char *
+ngx_http_auth_m2m_scope(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_auth_m2m_loc_conf_t  *alcf =
+        static_cast<ngx_http_auth_m2m_loc_conf_t *>(conf);
+
+    ngx_str_t                    *value;
+    ngx_uint_t                    i;
+    ngx_http_auth_m2m_strings_t  *scopes;
+
+    if (alcf->scopes != NGX_CONF_UNSET_PTR) {
+        return const_cast<char *>("is duplicate");
+    }
+
+    value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    try {
+        scopes = ngx_http_auth_m2m_pool_new<ngx_http_auth_m2m_strings_t>(
+                     cf->pool);
+        if (scopes == NULL) {
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+        for (i = 1; i < cf->args->nelts; i++) {
+            if (!ngx_http_auth_m2m_valid_scope(&value[i])) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid scope \"%V\"", &value[i]);
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+
+            scopes->emplace_back(reinterpret_cast<char *>(value[i].data),
+                                 value[i].len);
+        }
+
+        if (ngx_http_auth_m2m_copy_str(cf->pool, m2m::join_scopes(*scopes),
+                                       &alcf->scope_attr)
+            != NGX_OK)
+        {
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+    } catch (const std::exception &e) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "auth_m2m_scope: %s",
+                           e.what());
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    alcf->scopes = scopes;
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_auth_m2m_realm(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    for (i = 0; i < value[1].len; i++) {
+        if (value[1].data[i] < 0x20 || value[1].data[i] == 0x7f
+            || value[1].data[i] == '"' || value[1].data[i] == '\\')
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "realm \"%V\" may not contain quotes, "
+                               "backslashes or control characters",
+                               &value[1]);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+    }
+
+    return ngx_conf_set_str_slot(cf, cmd, conf);
+}
+
+} /* namespace */

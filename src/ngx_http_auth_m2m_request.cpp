@@ -1,0 +1,240 @@
+/*
+ * Per-request verification, shared by the access handler and the variables:
+ * whichever asks first (a limit_req key in preaccess, a map, the access
+ * phase) verifies the token; everyone after reuses the verdict.
+ */
+
+#include "ngx_http_auth_m2m.h"
+
+
+namespace {
+
+void
+ngx_http_auth_m2m_state_cleanup(void *data)
+{
+    static_cast<ngx_http_auth_m2m_state_t *>(data)->~ngx_http_auth_m2m_state_t();
+}
+
+
+/*
+ * An internal redirect (error_page, try_files, rewrite ... last) clears module
+ * contexts but keeps the pool, so the verdict is found again through its
+ * cleanup entry, as the realip module does. Subrequests share the pool,
+ * hence the check on the owning request.
+ */
+ngx_http_auth_m2m_state_t *
+ngx_http_auth_m2m_find_state(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_auth_m2m_state_t  *state;
+
+    state = static_cast<ngx_http_auth_m2m_state_t *>(
+                ngx_http_get_module_ctx(r, ngx_http_auth_m2m_module));
+    if (state) {
+        return state;
+    }
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler != ngx_http_auth_m2m_state_cleanup) {
+            continue;
+        }
+
+        state = static_cast<ngx_http_auth_m2m_state_t *>(cln->data);
+
+        if (state->request == r) {
+            ngx_http_set_ctx(r, state, ngx_http_auth_m2m_module);
+            return state;
+        }
+    }
+
+    return NULL;
+}
+
+
+ngx_http_auth_m2m_state_t *
+ngx_http_auth_m2m_create_state(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_auth_m2m_state_t  *state;
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_auth_m2m_state_t));
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    state = new (cln->data) ngx_http_auth_m2m_state_t();
+    cln->handler = ngx_http_auth_m2m_state_cleanup;
+
+    state->request = r;
+    ngx_http_set_ctx(r, state, ngx_http_auth_m2m_module);
+
+    return state;
+}
+
+
+/* RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" /
+ * "+" / "/" ) *"=" */
+bool
+ngx_http_auth_m2m_is_b64token(u_char *p, u_char *last)
+{
+    u_char  *start = p;
+
+    while (p < last && ((*p >= '0' && *p <= '9') || ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z') || *p == '-' || *p == '.' || *p == '_'
+                        || *p == '~' || *p == '+' || *p == '/'))
+    {
+        p++;
+    }
+
+    if (p == start) {
+        return false;
+    }
+
+    while (p < last && *p == '=') {
+        p++;
+    }
+
+    return p == last;
+}
+
+
+m2m::Status
+ngx_http_auth_m2m_bearer_token(ngx_http_request_t *r, ngx_str_t *token)
+{
+    u_char           *p, *last;
+    ngx_table_elt_t  *h;
+
+    static const ngx_str_t  scheme = ngx_string("Bearer");
+
+    h = r->headers_in.authorization;
+    if (h == NULL) {
+        return m2m::Status::missing_token;
+    }
+
+    p = h->value.data;
+    last = p + h->value.len;
+
+    /* another scheme (Basic, Digest, ...) carries no bearer credentials */
+    if (h->value.len < scheme.len
+        || ngx_strncasecmp(p, scheme.data, scheme.len) != 0
+        || (h->value.len > scheme.len && p[scheme.len] != ' '
+            && p[scheme.len] != '\t'))
+    {
+        return m2m::Status::missing_token;
+    }
+
+    p += scheme.len;
+
+    while (p < last && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    while (last > p && (last[-1] == ' ' || last[-1] == '\t')) {
+        last--;
+    }
+
+    if (!ngx_http_auth_m2m_is_b64token(p, last)) {
+        return m2m::Status::bad_authorization;
+    }
+
+    token->data = p;
+    token->len = last - p;
+
+    return m2m::Status::ok;
+}
+
+
+m2m::Status
+ngx_http_auth_m2m_token(ngx_http_request_t *r,
+    ngx_http_auth_m2m_loc_conf_t *alcf, ngx_str_t *token)
+{
+    if (alcf->token == NULL) {
+        return ngx_http_auth_m2m_bearer_token(r, token);
+    }
+
+    if (ngx_http_complex_value(r, alcf->token, token) != NGX_OK) {
+        return m2m::Status::internal_error;
+    }
+
+    return token->len ? m2m::Status::ok : m2m::Status::missing_token;
+}
+
+
+void
+ngx_http_auth_m2m_verify(ngx_http_request_t *r,
+    ngx_http_auth_m2m_loc_conf_t *alcf, ngx_http_auth_m2m_state_t *state)
+{
+    ngx_str_t    token;
+    m2m::Status  status;
+
+    state->busy = true;
+
+    ngx_str_null(&token);
+    status = ngx_http_auth_m2m_token(r, alcf, &token);
+
+    if (status == m2m::Status::ok) {
+        m2m::verify(std::string_view(reinterpret_cast<char *>(token.data),
+                                     token.len),
+                    *alcf->policies, ngx_time(), &state->verification);
+
+    } else {
+        state->verification = m2m::Verification{};
+        state->verification.status = status;
+    }
+
+    state->status = state->verification.status;
+    state->verified_against = alcf->policies;
+    state->busy = false;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "auth_m2m: token verified: %s",
+                   m2m::reason_code(state->status));
+}
+
+} /* namespace */
+
+
+/*
+ * The verdict for this request under the current location's issuers, or NULL
+ * when the location is not protected and nothing was verified before (then
+ * every variable is empty).
+ */
+ngx_http_auth_m2m_state_t *
+ngx_http_auth_m2m_state(ngx_http_request_t *r)
+{
+    ngx_http_auth_m2m_state_t     *state;
+    ngx_http_auth_m2m_loc_conf_t  *alcf;
+
+    alcf = static_cast<ngx_http_auth_m2m_loc_conf_t *>(
+               ngx_http_get_module_loc_conf(r, ngx_http_auth_m2m_module));
+
+    try {
+        state = ngx_http_auth_m2m_find_state(r);
+
+        if (state && (state->busy || alcf->policies == NULL
+                      || state->verified_against == alcf->policies))
+        {
+            /* a busy state means auth_m2m_token refers to our own variables */
+            return state->busy ? NULL : state;
+        }
+
+        if (alcf->policies == NULL) {
+            return NULL;
+        }
+
+        if (state == NULL) {
+            state = ngx_http_auth_m2m_create_state(r);
+            if (state == NULL) {
+                return NULL;
+            }
+        }
+
+        ngx_http_auth_m2m_verify(r, alcf, state);
+
+        return state;
+
+    } catch (const std::exception &e) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "auth_m2m: verification failed: %s", e.what());
+        return NULL;
+    }
+}

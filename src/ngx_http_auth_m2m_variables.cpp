@@ -1,0 +1,337 @@
+/*
+ * $m2m_* variables. Each one asks for the request's verdict, which verifies
+ * the token on first use in whatever phase that is, so the variables work in
+ * limit_req_zone keys, map and log_format alike. Nothing is ever read from a
+ * token that did not verify.
+ */
+
+#include "ngx_http_auth_m2m.h"
+
+#include <cmath>
+#include <cstdio>
+
+#include "core/claims.h"
+
+
+namespace {
+
+enum ngx_http_auth_m2m_field_e {
+    NGX_HTTP_AUTH_M2M_CLIENT_ID,
+    NGX_HTTP_AUTH_M2M_SCOPE,
+    NGX_HTTP_AUTH_M2M_SUBJECT,
+    NGX_HTTP_AUTH_M2M_ISSUER,
+    NGX_HTTP_AUTH_M2M_TOKEN_ID,
+    NGX_HTTP_AUTH_M2M_EXPIRES,
+    NGX_HTTP_AUTH_M2M_ERROR
+};
+
+
+ngx_str_t  ngx_http_auth_m2m_claim_prefix = ngx_string("m2m_claim_");
+ngx_str_t  ngx_http_auth_m2m_header_prefix = ngx_string("m2m_header_");
+
+
+ngx_int_t
+ngx_http_auth_m2m_set_value(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, const std::string &s)
+{
+    ngx_str_t  copy;
+
+    if (s.empty()) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    if (ngx_http_auth_m2m_copy_str(r->pool, s, &copy) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    v->data = copy.data;
+    v->len = copy.len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* The verified token, or NULL when there is none to read from. */
+const m2m::Verification *
+ngx_http_auth_m2m_verified(ngx_http_request_t *r)
+{
+    ngx_http_auth_m2m_state_t  *state;
+
+    state = ngx_http_auth_m2m_state(r);
+
+    if (state == NULL || state->verification.status != m2m::Status::ok) {
+        return NULL;
+    }
+
+    return &state->verification;
+}
+
+
+std::string
+ngx_http_auth_m2m_field(ngx_http_request_t *r, uintptr_t field)
+{
+    const json_t              *claims;
+    const m2m::Verification   *v;
+    ngx_http_auth_m2m_state_t *state;
+
+    if (field == NGX_HTTP_AUTH_M2M_ERROR) {
+        state = ngx_http_auth_m2m_state(r);
+        return state ? m2m::reason_code(state->status) : "";
+    }
+
+    v = ngx_http_auth_m2m_verified(r);
+    if (v == NULL) {
+        return {};
+    }
+
+    claims = v->token.claims();
+
+    switch (field) {
+
+    case NGX_HTTP_AUTH_M2M_CLIENT_ID:
+        return v->client_id;
+
+    case NGX_HTTP_AUTH_M2M_SCOPE:
+        return v->scope_string;
+
+    case NGX_HTTP_AUTH_M2M_SUBJECT:
+        return m2m::render_claim(json_object_get(claims, "sub"));
+
+    case NGX_HTTP_AUTH_M2M_ISSUER:
+        return std::string(v->token.issuer());
+
+    case NGX_HTTP_AUTH_M2M_TOKEN_ID:
+        return m2m::render_claim(json_object_get(claims, "jti"));
+
+    case NGX_HTTP_AUTH_M2M_EXPIRES: {
+        /* whole seconds even when an issuer sends a fractional NumericDate */
+        char  buf[32];
+        std::snprintf(buf, sizeof(buf), "%.0f",
+                      std::floor(json_number_value(json_object_get(claims,
+                                                                   "exp"))));
+        return buf;
+    }
+
+    default:
+        return {};
+    }
+}
+
+
+ngx_int_t
+ngx_http_auth_m2m_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    try {
+        return ngx_http_auth_m2m_set_value(r, v,
+                                           ngx_http_auth_m2m_field(r, data));
+
+    } catch (const std::exception &e) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "auth_m2m: variable failed: %s", e.what());
+        return NGX_ERROR;
+    }
+}
+
+
+/* $m2m_claim_NAME and $m2m_header_NAME: data is the variable's full name. */
+ngx_int_t
+ngx_http_auth_m2m_prefix_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data, ngx_str_t *prefix,
+    bool header)
+{
+    ngx_str_t                *name = reinterpret_cast<ngx_str_t *>(data);
+    const m2m::Verification  *verified;
+
+    try {
+        verified = ngx_http_auth_m2m_verified(r);
+        if (verified == NULL) {
+            v->not_found = 1;
+            return NGX_OK;
+        }
+
+        std::string_view  member(
+            reinterpret_cast<char *>(name->data) + prefix->len,
+            name->len - prefix->len);
+
+        const json_t  *object = header ? verified->token.header()
+                                       : verified->token.claims();
+
+        return ngx_http_auth_m2m_set_value(r, v,
+                   m2m::render_claim(m2m::find_claim(object, member)));
+
+    } catch (const std::exception &e) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "auth_m2m: variable failed: %s", e.what());
+        return NGX_ERROR;
+    }
+}
+
+
+ngx_int_t
+ngx_http_auth_m2m_claim_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    return ngx_http_auth_m2m_prefix_variable(r, v, data,
+                                             &ngx_http_auth_m2m_claim_prefix,
+                                             false);
+}
+
+
+ngx_int_t
+ngx_http_auth_m2m_header_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    return ngx_http_auth_m2m_prefix_variable(r, v, data,
+                                             &ngx_http_auth_m2m_header_prefix,
+                                             true);
+}
+
+
+/* auth_m2m_claim_set: data is the claim path, owned by the config pool. */
+ngx_int_t
+ngx_http_auth_m2m_claim_path_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    const ngx_http_auth_m2m_strings_t  *path =
+        reinterpret_cast<const ngx_http_auth_m2m_strings_t *>(data);
+
+    const m2m::Verification  *verified;
+
+    try {
+        verified = ngx_http_auth_m2m_verified(r);
+        if (verified == NULL) {
+            v->not_found = 1;
+            return NGX_OK;
+        }
+
+        return ngx_http_auth_m2m_set_value(r, v,
+                   m2m::render_claim(m2m::find_claim_path(
+                                         verified->token.claims(), *path)));
+
+    } catch (const std::exception &e) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "auth_m2m: variable failed: %s", e.what());
+        return NGX_ERROR;
+    }
+}
+
+
+/*
+ * The verdict can change within a request (an internal redirect to a location
+ * trusting other issuers, the access phase adding insufficient_scope), so no
+ * value is cached.
+ */
+ngx_http_variable_t  ngx_http_auth_m2m_vars[] = {
+
+    { ngx_string("m2m_client_id"), NULL, ngx_http_auth_m2m_variable,
+      NGX_HTTP_AUTH_M2M_CLIENT_ID, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("m2m_scope"), NULL, ngx_http_auth_m2m_variable,
+      NGX_HTTP_AUTH_M2M_SCOPE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("m2m_subject"), NULL, ngx_http_auth_m2m_variable,
+      NGX_HTTP_AUTH_M2M_SUBJECT, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("m2m_issuer"), NULL, ngx_http_auth_m2m_variable,
+      NGX_HTTP_AUTH_M2M_ISSUER, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("m2m_token_id"), NULL, ngx_http_auth_m2m_variable,
+      NGX_HTTP_AUTH_M2M_TOKEN_ID, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("m2m_expires"), NULL, ngx_http_auth_m2m_variable,
+      NGX_HTTP_AUTH_M2M_EXPIRES, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("m2m_error"), NULL, ngx_http_auth_m2m_variable,
+      NGX_HTTP_AUTH_M2M_ERROR, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("m2m_claim_"), NULL, ngx_http_auth_m2m_claim_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
+
+    { ngx_string("m2m_header_"), NULL, ngx_http_auth_m2m_header_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
+
+      ngx_http_null_variable
+};
+
+} /* namespace */
+
+
+ngx_int_t
+ngx_http_auth_m2m_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_auth_m2m_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+char *
+ngx_http_auth_m2m_claim_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t                    *value, name;
+    ngx_uint_t                    i;
+    ngx_http_variable_t          *var;
+    ngx_http_auth_m2m_strings_t  *path;
+
+    value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    name = value[1];
+
+    if (name.len < 2 || name.data[0] != '$') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid variable name \"%V\"", &name);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    name.len--;
+    name.data++;
+
+    try {
+        path = ngx_http_auth_m2m_pool_new<ngx_http_auth_m2m_strings_t>(
+                   cf->pool);
+        if (path == NULL) {
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+        for (i = 2; i < cf->args->nelts; i++) {
+            path->emplace_back(reinterpret_cast<char *>(value[i].data),
+                               value[i].len);
+        }
+
+    } catch (const std::exception &e) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "auth_m2m_claim_set: %s",
+                           e.what());
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    var = ngx_http_add_variable(cf, &name, NGX_HTTP_VAR_NOCACHEABLE);
+    if (var == NULL) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (var->get_handler != NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "variable \"%V\" is already defined", &value[1]);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    var->get_handler = ngx_http_auth_m2m_claim_path_variable;
+    var->data = reinterpret_cast<uintptr_t>(path);
+
+    return NGX_CONF_OK;
+}

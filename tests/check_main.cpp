@@ -1,0 +1,28 @@
+// Runs every suite of the core's unit tests; exit status 0 only if all pass.
+#include <check.h>
+
+#include <cstdlib>
+
+#include "test_keys.h"
+#include "test_suites.h"
+
+int main()
+{
+    // RSA key generation is slow, and Check runs each test in a forked child:
+    // generate the keys once, here, so every child inherits them.
+    testkeys::init_all();
+
+    SRunner *runner = srunner_create(base64url_suite());
+    srunner_add_suite(runner, jwks_suite());
+    srunner_add_suite(runner, token_suite());
+    srunner_add_suite(runner, verify_suite());
+    srunner_add_suite(runner, signature_fuzz_suite());
+    srunner_add_suite(runner, claims_suite());
+    srunner_add_suite(runner, scope_suite());
+    srunner_add_suite(runner, issuer_shapes_suite());
+
+    srunner_run_all(runner, CK_NORMAL);
+    const int failed = srunner_ntests_failed(runner);
+    srunner_free(runner);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

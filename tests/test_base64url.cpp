@@ -1,0 +1,140 @@
+// Strict base64url (RFC 4648 §5) as JWS uses it.
+#include <string>
+
+#include "base64url.h"
+#include "test_keys.h"
+#include "test_suites.h"
+#include "test_support.h"
+
+namespace {
+
+bool decode(const std::string &in, std::string *out) { return m2m::base64url_decode(in, out); }
+
+std::string decoded(const std::string &in)
+{
+    std::string out;
+    ck_assert_msg(decode(in, &out), "\"%s\" should decode", in.c_str());
+    return out;
+}
+
+void assert_rejected(const std::string &in)
+{
+    std::string out;
+    ck_assert_msg(!decode(in, &out), "\"%s\" should be rejected", in.c_str());
+}
+
+}  // namespace
+
+START_TEST(test_rfc4648_vectors)
+{
+    // RFC 4648 §10 test vectors, padding removed.
+    ck_assert_std_str_eq(decoded(""), "");
+    ck_assert_std_str_eq(decoded("Zg"), "f");
+    ck_assert_std_str_eq(decoded("Zm8"), "fo");
+    ck_assert_std_str_eq(decoded("Zm9v"), "foo");
+    ck_assert_std_str_eq(decoded("Zm9vYg"), "foob");
+    ck_assert_std_str_eq(decoded("Zm9vYmE"), "fooba");
+    ck_assert_std_str_eq(decoded("Zm9vYmFy"), "foobar");
+}
+END_TEST
+
+START_TEST(test_url_safe_alphabet)
+{
+    // 0xfb 0xff encodes as "-_8" in base64url ("+/8" in base64).
+    ck_assert_std_str_eq(decoded("-_8"), std::string("\xfb\xff"));
+    ck_assert_std_str_eq(decoded("__8"), std::string("\xff\xff"));
+    ck_assert_std_str_eq(decoded("AAA"), std::string("\0\0", 2));
+    assert_rejected("+_8");
+    assert_rejected("-/8");
+}
+END_TEST
+
+START_TEST(test_padding_rejected)
+{
+    assert_rejected("Zg==");
+    assert_rejected("Zm8=");
+    assert_rejected("Zg=");
+    assert_rejected("====");
+    assert_rejected("Zm9v====");
+}
+END_TEST
+
+START_TEST(test_bad_characters_rejected)
+{
+    assert_rejected("Zm9v Yg");
+    assert_rejected(" Zm9v");
+    assert_rejected("Zm9v\n");
+    assert_rejected("Zm9v\tYg");
+    assert_rejected("Zm9*");
+    assert_rejected("Zm9.");
+    assert_rejected(std::string("Zm\0v", 4));
+    assert_rejected("Zm9\xc3\xa9");
+    assert_rejected("Zm9\x80");
+}
+END_TEST
+
+START_TEST(test_impossible_length_rejected)
+{
+    // 4n+1 characters carry 6 bits that cannot form a byte.
+    assert_rejected("Z");
+    assert_rejected("Zm9vY");
+    assert_rejected("AAAAAAAAA");
+}
+END_TEST
+
+START_TEST(test_nonzero_trailing_bits_rejected)
+{
+    // "Zg" is 'f' with four zero bits left over; "Zh".."Zv" set them.
+    for (char c : std::string("hijklmnopqrstuv")) {
+        assert_rejected(std::string("Z") + c);
+    }
+    // "Zm8" is "fo" with two zero bits left; "Zm9", "Zm-", "Zm_" set them.
+    assert_rejected("Zm9");
+    assert_rejected("Zm-");
+    assert_rejected("Zm_");
+    // The canonical neighbours decode.
+    ck_assert_std_str_eq(decoded("Zw"), "g");
+    ck_assert_std_str_eq(decoded("Zm4"), "fn");
+}
+END_TEST
+
+START_TEST(test_round_trip_all_lengths)
+{
+    // Every byte value, at every length mod 3, against our own encoder.
+    std::string bytes;
+    for (int i = 0; i < 300; i++) {
+        bytes.push_back(static_cast<char>((i * 151 + 7) & 0xff));
+    }
+    for (size_t len = 0; len <= bytes.size(); len++) {
+        std::string in = bytes.substr(0, len);
+        std::string encoded = testkeys::b64url_encode(in);
+        std::string out;
+        ck_assert_msg(decode(encoded, &out), "length %zu did not decode", len);
+        ck_assert_msg(out == in, "length %zu decoded to other bytes", len);
+    }
+}
+END_TEST
+
+START_TEST(test_output_replaced_not_appended)
+{
+    std::string out = "stale";
+    ck_assert(decode("Zm9v", &out));
+    ck_assert_std_str_eq(out, "foo");
+}
+END_TEST
+
+Suite *base64url_suite()
+{
+    Suite *s = suite_create("base64url");
+    TCase *tc = tcase_create("decode");
+    tcase_add_test(tc, test_rfc4648_vectors);
+    tcase_add_test(tc, test_url_safe_alphabet);
+    tcase_add_test(tc, test_padding_rejected);
+    tcase_add_test(tc, test_bad_characters_rejected);
+    tcase_add_test(tc, test_impossible_length_rejected);
+    tcase_add_test(tc, test_nonzero_trailing_bits_rejected);
+    tcase_add_test(tc, test_round_trip_all_lengths);
+    tcase_add_test(tc, test_output_replaced_not_appended);
+    suite_add_tcase(s, tc);
+    return s;
+}

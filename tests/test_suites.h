@@ -1,0 +1,13 @@
+// One Check suite per area of the core; check_main.cpp runs them all.
+#pragma once
+
+#include <check.h>
+
+Suite *base64url_suite();
+Suite *jwks_suite();
+Suite *token_suite();
+Suite *verify_suite();
+Suite *signature_fuzz_suite();
+Suite *claims_suite();
+Suite *scope_suite();
+Suite *issuer_shapes_suite();

@@ -1,0 +1,125 @@
+#include "test_support.h"
+
+namespace testsupport {
+
+const char *status_name(m2m::Status status)
+{
+    return status == m2m::Status::ok ? "ok" : m2m::reason_code(status);
+}
+
+std::string object_json(const Members &members)
+{
+    std::string out = "{";
+    for (size_t i = 0; i < members.size(); i++) {
+        if (i > 0) {
+            out += ",";
+        }
+        out += q(members[i].first) + ":" + members[i].second;
+    }
+    return out + "}";
+}
+
+std::string claims_json(const Members &overrides)
+{
+    Members members = {
+        {"iss", q(kIssuer)},
+        {"sub", q("svc-1")},
+        {"aud", q(kAudience)},
+        {"exp", at(600)},
+        {"iat", at(-30)},
+        {"client_id", q("svc-1")},
+        {"scope", q("tasks:read tasks:write")},
+        {"jti", q("jti-1")},
+    };
+    for (const auto &o : overrides) {
+        bool found = false;
+        for (auto it = members.begin(); it != members.end(); ++it) {
+            if (it->first == o.first) {
+                found = true;
+                if (o.second.empty()) {
+                    members.erase(it);
+                } else {
+                    it->second = o.second;
+                }
+                break;
+            }
+        }
+        if (!found && !o.second.empty()) {
+            members.push_back(o);
+        }
+    }
+    return object_json(members);
+}
+
+std::string q(const std::string &s) { return "\"" + s + "\""; }
+
+std::string at(int64_t offset) { return std::to_string(kNow + offset); }
+
+std::string standard_jwks()
+{
+    using testkeys::KeyName;
+    using testkeys::public_jwk;
+    return testkeys::jwk_set({
+        public_jwk(KeyName::rsa, "rsa-1"),
+        public_jwk(KeyName::p256, "ec-256"),
+        public_jwk(KeyName::p384, "ec-384"),
+        public_jwk(KeyName::p521, "ec-521"),
+    });
+}
+
+std::shared_ptr<const m2m::KeySet> load_keys(const std::string &jwks)
+{
+    m2m::JwksParseResult result = m2m::parse_jwks(jwks);
+    ck_assert_status(result.status, m2m::Status::ok);
+    return std::make_shared<const m2m::KeySet>(std::move(result.keys));
+}
+
+std::shared_ptr<const m2m::KeySet> standard_keys()
+{
+    static std::shared_ptr<const m2m::KeySet> keys;
+    if (!keys) {
+        keys = load_keys(standard_jwks());
+        ck_assert_uint_eq(keys->keys().size(), 4);
+    }
+    return keys;
+}
+
+m2m::IssuerPolicy make_policy(std::shared_ptr<const m2m::KeySet> keys)
+{
+    m2m::IssuerPolicy policy;
+    policy.name = "test";
+    policy.issuer = kIssuer;
+    policy.audiences = {kAudience};
+    policy.keys = std::move(keys);
+    return policy;
+}
+
+m2m::Status check_token(const std::string &compact, const m2m::IssuerPolicy &policy, int64_t now,
+                        bool *signature_verified)
+{
+    bool verified = false;
+    if (signature_verified) {
+        *signature_verified = false;
+    }
+    m2m::Token token;
+    m2m::Status status = m2m::Token::parse(compact, &token);
+    if (status != m2m::Status::ok) {
+        return status;
+    }
+    ck_assert_ptr_nonnull(policy.keys.get());
+    status = m2m::verify_token(token, policy, *policy.keys, now, &verified);
+    if (signature_verified) {
+        *signature_verified = verified;
+    }
+    return status;
+}
+
+m2m::JsonPtr json(const char *text)
+{
+    json_error_t error;
+    m2m::JsonPtr value(json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &error));
+    ck_assert_msg(value != nullptr, "bad test JSON %s: %s", text, error.text);
+    return value;
+}
+
+}  // namespace testsupport

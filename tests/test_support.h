@@ -1,0 +1,74 @@
+// Shared fixtures for the core's Check suites: a fixed clock, a standard
+// issuer, claim sets and a readable status assertion.
+#pragma once
+
+#include <check.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "issuer_policy.h"
+#include "jwks.h"
+#include "json.h"
+#include "status.h"
+#include "test_keys.h"
+#include "token.h"
+#include "verify.h"
+
+namespace testsupport {
+
+// Every test passes time explicitly; this is "now" unless a test says otherwise.
+constexpr int64_t kNow = 1700000000;
+constexpr const char *kIssuer = "https://issuer.example.com/";
+constexpr const char *kAudience = "api://tasks";
+
+// "ok" for Status::ok, else the reason code.
+const char *status_name(m2m::Status status);
+
+// A JSON object text built from (name, raw JSON value) pairs.
+using Members = std::vector<std::pair<std::string, std::string>>;
+std::string object_json(const Members &members);
+
+// The standard claims, in this order:
+//   iss=kIssuer sub="svc-1" aud=kAudience exp=kNow+600 iat=kNow-30
+//   client_id="svc-1" scope="tasks:read tasks:write" jti="jti-1"
+// An override with the same name replaces the value in place, an empty value
+// removes the member, and a new name is appended.
+std::string claims_json(const Members &overrides = {});
+
+// A quoted JSON string (no escaping: test values are plain ASCII).
+std::string q(const std::string &s);
+// A JSON number relative to kNow.
+std::string at(int64_t offset);
+
+// rsa as "rsa-1", p256 as "ec-256", p384 as "ec-384", p521 as "ec-521".
+std::string standard_jwks();
+
+// parse_jwks() that must succeed (fails the test otherwise).
+std::shared_ptr<const m2m::KeySet> load_keys(const std::string &jwks);
+std::shared_ptr<const m2m::KeySet> standard_keys();
+
+// issuer kIssuer, audiences {kAudience}, default everything else.
+m2m::IssuerPolicy make_policy(std::shared_ptr<const m2m::KeySet> keys = standard_keys());
+
+// Token::parse, then verify_token against policy.keys: the first non-ok status.
+m2m::Status check_token(const std::string &compact, const m2m::IssuerPolicy &policy, int64_t now = kNow,
+                        bool *signature_verified = nullptr);
+
+// A JSON value parsed by jansson directly (any type); fails the test if invalid.
+m2m::JsonPtr json(const char *text);
+
+}  // namespace testsupport
+
+#define ck_assert_status(got, want)                                                                   \
+    do {                                                                                              \
+        const m2m::Status got_ = (got);                                                               \
+        const m2m::Status want_ = (want);                                                             \
+        ck_assert_msg(got_ == want_, "%s: got %s, want %s", #got, testsupport::status_name(got_),   \
+                      testsupport::status_name(want_));                                               \
+    } while (0)
+
+#define ck_assert_std_str_eq(got, want) ck_assert_str_eq(std::string(got).c_str(), std::string(want).c_str())
