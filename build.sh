@@ -84,10 +84,67 @@ run_tests() {
     return $failed
 }
 
+# The demo: nginx.conf.example with local paths, a freshly generated issuer key
+# and tokens minted by python3-jwt (never by the module under test).
+run_demo() {
+    local run="$build/run"
+    mkdir -p "$run/logs"
+    sed -e "s|/usr/lib/nginx/modules/ngx_http_auth_m2m_module.so|$module|" \
+        -e "s|/etc/nginx/m2m/|$run/|g" \
+        -e "s|/var/log/nginx/|$run/logs/|g" \
+        "$top/nginx.conf.example" > "$run/nginx.conf"
+    /usr/bin/python3 - "$run" <<'PY'
+import json, os, sys, time
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from jwt.algorithms import ECAlgorithm
+
+run = sys.argv[1]
+key = ec.generate_private_key(ec.SECP256R1())
+jwk = json.loads(ECAlgorithm.to_jwk(key.public_key()))
+jwk.update(kid="demo-1", use="sig", alg="ES256")
+with open(os.path.join(run, "jwks.json"), "w") as f:
+    json.dump({"keys": [jwk]}, f, indent=2)
+
+now = int(time.time())
+def mint(name, client, scope, **extra):
+    claims = {"iss": "https://issuer.example.test", "aud": "tasks-api",
+              "sub": client, "client_id": client, "scope": scope,
+              "iat": now, "exp": now + 3600, "jti": os.urandom(8).hex()}
+    claims.update(extra)
+    tok = jwt.encode(claims, key, algorithm="ES256", headers={"kid": "demo-1", "typ": "at+jwt"})
+    with open(os.path.join(run, name + ".token"), "w") as f:
+        f.write(tok)
+mint("reader", "reporting-bot", "tasks:read")
+mint("writer", "reminder-agent", "tasks:read tasks:write")
+mint("expired", "reporting-bot", "tasks:read", iat=now - 7200, exp=now - 3600)
+PY
+    cat <<MSG
+
+nginx is starting on 127.0.0.1:8080 with $run/nginx.conf (Ctrl-C stops it).
+Access log: $run/logs/tasks-api.access.log    Tokens: $run/*.token
+
+  # 200: a reader lists tasks
+  curl -i -H "Authorization: Bearer \$(cat $run/reader.token)" http://127.0.0.1:8080/tasks
+  # 201: a writer schedules the weekly reminder
+  curl -i -X POST -H "Authorization: Bearer \$(cat $run/writer.token)" http://127.0.0.1:8080/reminders/weekly
+  # 403 insufficient_scope: the reader may not write
+  curl -i -X POST -H "Authorization: Bearer \$(cat $run/reader.token)" http://127.0.0.1:8080/reminders/weekly
+  # 401 invalid_token, error_description="expired"
+  curl -i -H "Authorization: Bearer \$(cat $run/expired.token)" http://127.0.0.1:8080/tasks
+  # 401 with no token at all
+  curl -i http://127.0.0.1:8080/tasks
+
+MSG
+    /usr/sbin/nginx -t -q -p "$run" -c "$run/nginx.conf"
+    exec /usr/sbin/nginx -p "$run" -c "$run/nginx.conf" -g "daemon off; pid $run/nginx.pid; error_log stderr notice;"
+}
+
 case "${1:-build}" in
     build) build_module ;;
     test) build_module; run_tests ;;
-    run) build_module; exec "$top/bench/../scripts/demo.sh" "$module" ;;
+    run) build_module; run_demo ;;
     bench) build_module; exec "$top/bench/run.sh" "$module" ;;
     *) echo "usage: $0 [build|test|run|bench]" >&2; exit 2 ;;
 esac
