@@ -25,15 +25,71 @@ extern "C" {
 extern "C" ngx_module_t  ngx_http_auth_m2m_module;
 
 
+typedef enum {
+    NGX_HTTP_AUTH_M2M_SOURCE_NONE = 0,
+    NGX_HTTP_AUTH_M2M_SOURCE_FILE,
+    NGX_HTTP_AUTH_M2M_SOURCE_URI,
+    NGX_HTTP_AUTH_M2M_SOURCE_DISCOVERY
+} ngx_http_auth_m2m_source_e;
+
+
+/* Where a fetch goes: parsed once, addresses resolved at start unless a
+ * resolver is configured. */
+typedef struct {
+    ngx_str_t                     url;
+    ngx_str_t                     host;         /* Host header, SNI, cert name */
+    ngx_str_t                     host_header;  /* host[:port] */
+    ngx_str_t                     uri;
+    in_port_t                     port;
+    unsigned                      https:1;
+    ngx_addr_t                   *addrs;
+    ngx_uint_t                    naddrs;
+} ngx_http_auth_m2m_target_t;
+
+
+#if !(NGX_SSL)
+typedef void  ngx_ssl_t;
+#endif
+
+typedef struct ngx_http_auth_m2m_issuer_sh_s  ngx_http_auth_m2m_issuer_sh_t;
+typedef struct ngx_http_auth_m2m_fetch_s      ngx_http_auth_m2m_fetch_t;
+
+
 /* One auth_m2m_issuer block; created by its first mention, so that auth_m2m
  * may name an issuer defined further down, as limit_req names zones. */
 typedef struct {
     ngx_str_t                     name;
     m2m::IssuerPolicy            *policy;
+    ngx_http_auth_m2m_source_e    source;
     ngx_str_t                     jwks_file;
+    time_t                        jwks_file_loaded;
+    ngx_http_auth_m2m_target_t    target;       /* jwks_uri or discovery */
+    u_char                       *url_file;     /* where the URL was set */
+    ngx_uint_t                    url_line;
+    time_t                        refresh;
+    ngx_msec_t                    fetch_timeout;
+    size_t                        jwks_max_size;
+    time_t                        kid_refetch_cooldown;
+    ngx_str_t                     trusted_certificate;
+    ngx_ssl_t                    *ssl;
+    ngx_resolver_t               *resolver;
+    ngx_msec_t                    resolver_timeout;
     u_char                       *ref_file;     /* first auth_m2m naming it */
     ngx_uint_t                    ref_line;
     unsigned                      defined:1;
+
+    /* shared by all workers, in the auth_m2m zone */
+    ngx_http_auth_m2m_issuer_sh_t  *sh;
+    ngx_slab_pool_t               *shpool;
+
+    /* this worker's own view */
+    ngx_uint_t                    generation;   /* of policy->keys */
+    ngx_uint_t                    attempts_seen;
+    ngx_queue_t                   waiters;      /* requests awaiting keys */
+    ngx_event_t                   tick;
+    ngx_http_auth_m2m_fetch_t    *fetch;        /* in flight from here */
+    ngx_msec_t                    fetch_deadline;
+    ngx_http_auth_m2m_target_t   *discovered;   /* jwks_uri from discovery */
 } ngx_http_auth_m2m_issuer_t;
 
 
@@ -41,8 +97,15 @@ typedef std::vector<const m2m::IssuerPolicy *>  ngx_http_auth_m2m_policies_t;
 typedef std::vector<std::string>                ngx_http_auth_m2m_strings_t;
 
 
+typedef struct ngx_http_auth_m2m_shctx_s  ngx_http_auth_m2m_shctx_t;
+
+
 typedef struct {
     ngx_array_t                   issuers;      /* of ngx_http_auth_m2m_issuer_t * */
+    ngx_shm_zone_t               *shm_zone;
+    ngx_http_auth_m2m_shctx_t    *sh;
+    ngx_slab_pool_t              *shpool;
+    ngx_uint_t                    status_used;  /* auth_m2m_status seen */
 } ngx_http_auth_m2m_main_conf_t;
 
 
@@ -65,6 +128,10 @@ struct ngx_http_auth_m2m_state_t {
     m2m::Verification                    verification;
     m2m::Status                          status;  /* may become insufficient_scope */
     bool                                 busy;    /* guards auth_m2m_token recursion */
+    bool                                 waited;  /* waits for keys at most once */
+    ngx_queue_t                          queue;   /* in issuer->waiters */
+    ngx_atomic_uint_t                    wait_attempts;
+    ngx_http_auth_m2m_issuer_t          *waiting_on;
 };
 
 
@@ -98,6 +165,31 @@ ngx_http_auth_m2m_issuer_t *ngx_http_auth_m2m_issuer_ref(ngx_conf_t *cf,
 ngx_int_t ngx_http_auth_m2m_check_issuers(ngx_conf_t *cf);
 
 ngx_http_auth_m2m_state_t *ngx_http_auth_m2m_state(ngx_http_request_t *r);
+void ngx_http_auth_m2m_forget(ngx_http_auth_m2m_state_t *state);
+
+/* ngx_http_auth_m2m_zone.cpp */
+char *ngx_http_auth_m2m_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_auth_m2m_default_zone(ngx_conf_t *cf,
+    ngx_http_auth_m2m_main_conf_t *amcf);
+void ngx_http_auth_m2m_count(ngx_http_request_t *r, m2m::Status status);
+
+/* ngx_http_auth_m2m_refresh.cpp */
+ngx_int_t ngx_http_auth_m2m_init_process(ngx_cycle_t *cycle);
+void ngx_http_auth_m2m_sync_keys(ngx_http_auth_m2m_issuer_t *issuer);
+void ngx_http_auth_m2m_sync_all(ngx_http_auth_m2m_main_conf_t *amcf);
+ngx_http_auth_m2m_issuer_t *ngx_http_auth_m2m_issuer_of(
+    ngx_http_auth_m2m_main_conf_t *amcf, const m2m::IssuerPolicy *policy);
+ngx_int_t ngx_http_auth_m2m_wait_for_keys(ngx_http_request_t *r,
+    ngx_http_auth_m2m_state_t *state, ngx_http_auth_m2m_issuer_t *issuer);
+time_t ngx_http_auth_m2m_retry_after(ngx_http_auth_m2m_issuer_t *issuer);
+
+/* ngx_http_auth_m2m_target.cpp */
+ngx_int_t ngx_http_auth_m2m_parse_target(ngx_pool_t *pool, ngx_log_t *log,
+    ngx_str_t *url, ngx_http_auth_m2m_target_t *target, ngx_uint_t resolve);
+
+/* ngx_http_auth_m2m_status.cpp */
+char *ngx_http_auth_m2m_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 ngx_int_t ngx_http_auth_m2m_access_handler(ngx_http_request_t *r);
 

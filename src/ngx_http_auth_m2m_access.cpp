@@ -100,6 +100,41 @@ ngx_http_auth_m2m_log_refusal(ngx_http_request_t *r,
 
 
 ngx_int_t
+ngx_http_auth_m2m_unavailable(ngx_http_request_t *r,
+    ngx_http_auth_m2m_state_t *state)
+{
+    ngx_table_elt_t                *h;
+    ngx_http_auth_m2m_main_conf_t  *amcf;
+
+    amcf = static_cast<ngx_http_auth_m2m_main_conf_t *>(
+               ngx_http_get_module_main_conf(r, ngx_http_auth_m2m_module));
+
+    h = static_cast<ngx_table_elt_t *>(ngx_list_push(&r->headers_out.headers));
+    if (h == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->value.data = static_cast<u_char *>(ngx_pnalloc(r->pool, NGX_TIME_T_LEN));
+    if (h->value.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "Retry-After");
+    h->value.len = ngx_sprintf(h->value.data, "%T",
+                               ngx_http_auth_m2m_retry_after(
+                                   ngx_http_auth_m2m_issuer_of(amcf,
+                                       state->verification.issuer)))
+                   - h->value.data;
+
+    return NGX_HTTP_SERVICE_UNAVAILABLE;
+}
+
+
+ngx_int_t
 ngx_http_auth_m2m_refuse(ngx_http_request_t *r,
     ngx_http_auth_m2m_loc_conf_t *alcf, ngx_http_auth_m2m_state_t *state)
 {
@@ -138,6 +173,10 @@ ngx_http_auth_m2m_refuse(ngx_http_request_t *r,
         }
         break;
 
+    case m2m::Status::keys_unavailable:
+        /* the token may be fine: a 401 would make clients discard it */
+        return ngx_http_auth_m2m_unavailable(r, state);
+
     case m2m::Status::internal_error:
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
 
@@ -160,8 +199,10 @@ ngx_http_auth_m2m_refuse(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_auth_m2m_access_handler(ngx_http_request_t *r)
 {
-    ngx_http_auth_m2m_state_t     *state;
-    ngx_http_auth_m2m_loc_conf_t  *alcf;
+    ngx_http_auth_m2m_state_t      *state;
+    ngx_http_auth_m2m_issuer_t     *issuer;
+    ngx_http_auth_m2m_loc_conf_t   *alcf;
+    ngx_http_auth_m2m_main_conf_t  *amcf;
 
     alcf = static_cast<ngx_http_auth_m2m_loc_conf_t *>(
                ngx_http_get_module_loc_conf(r, ngx_http_auth_m2m_module));
@@ -182,11 +223,33 @@ ngx_http_auth_m2m_access_handler(ngx_http_request_t *r)
                                        *alcf->scopes))
             {
                 state->status = m2m::Status::ok;
+                ngx_http_auth_m2m_count(r, state->status);
                 return NGX_OK;
             }
 
             state->status = m2m::Status::insufficient_scope;
         }
+
+        if (state->status == m2m::Status::unknown_kid
+            || state->status == m2m::Status::keys_unavailable)
+        {
+            /* a rotated key or a cold start: wait for fresh keys, once */
+            amcf = static_cast<ngx_http_auth_m2m_main_conf_t *>(
+                       ngx_http_get_module_main_conf(r,
+                                                     ngx_http_auth_m2m_module));
+
+            issuer = ngx_http_auth_m2m_issuer_of(amcf,
+                                                 state->verification.issuer);
+
+            if (issuer
+                && ngx_http_auth_m2m_wait_for_keys(r, state, issuer)
+                   == NGX_AGAIN)
+            {
+                return NGX_AGAIN;
+            }
+        }
+
+        ngx_http_auth_m2m_count(r, state->status);
 
         return ngx_http_auth_m2m_refuse(r, alcf, state);
 

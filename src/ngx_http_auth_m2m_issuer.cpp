@@ -31,6 +31,10 @@ typedef struct {
 } ngx_http_auth_m2m_issuer_ctx_t;
 
 
+char *set_source(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_http_auth_m2m_source_e source);
+
+
 std::string
 to_string(const ngx_str_t &s)
 {
@@ -116,6 +120,7 @@ ngx_http_auth_m2m_load_jwks_file(ngx_conf_t *cf,
 
     issuer->policy->keys =
         std::make_shared<const m2m::KeySet>(std::move(parsed.keys));
+    issuer->jwks_file_loaded = ngx_time();
 
     return NGX_OK;
 }
@@ -138,6 +143,12 @@ char *
 set_jwks_file(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
     ngx_str_t *args, ngx_uint_t nargs)
 {
+    char  *rv = set_source(cf, issuer, NGX_HTTP_AUTH_M2M_SOURCE_FILE);
+
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
     issuer->jwks_file = args[0];
 
     if (ngx_conf_full_name(cf->cycle, &issuer->jwks_file, 1) != NGX_OK) {
@@ -237,6 +248,138 @@ set_require_typ(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
 }
 
 
+char *
+set_source(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_http_auth_m2m_source_e source)
+{
+    if (issuer->source != NGX_HTTP_AUTH_M2M_SOURCE_NONE) {
+        return const_cast<char *>("conflicts with another key source: use "
+                                  "exactly one of jwks_file, jwks_uri and "
+                                  "discovery");
+    }
+
+    issuer->source = source;
+    return NGX_CONF_OK;
+}
+
+
+char *
+set_remote(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer, ngx_str_t *url,
+    ngx_http_auth_m2m_source_e source)
+{
+    char  *rv = set_source(cf, issuer, source);
+
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    /* resolved once the whole http block shows whether a resolver is set */
+    if (ngx_http_auth_m2m_parse_target(cf->pool, cf->log, url, &issuer->target,
+                                       0)
+        != NGX_OK)
+    {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    issuer->url_file = cf->conf_file->file.name.data;
+    issuer->url_line = cf->conf_file->line;
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+set_jwks_uri(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_str_t *args, ngx_uint_t nargs)
+{
+    return set_remote(cf, issuer, &args[0], NGX_HTTP_AUTH_M2M_SOURCE_URI);
+}
+
+
+char *
+set_discovery(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_str_t *args, ngx_uint_t nargs)
+{
+    return set_remote(cf, issuer, &args[0],
+                      NGX_HTTP_AUTH_M2M_SOURCE_DISCOVERY);
+}
+
+
+char *
+set_seconds(ngx_str_t *arg, time_t *out)
+{
+    time_t  t = ngx_parse_time(arg, 1);
+
+    if (t == (time_t) NGX_ERROR) {
+        return const_cast<char *>("has an invalid time");
+    }
+
+    *out = t;
+    return NGX_CONF_OK;
+}
+
+
+char *
+set_refresh(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_str_t *args, ngx_uint_t nargs)
+{
+    char  *rv = set_seconds(&args[0], &issuer->refresh);
+
+    if (rv == NGX_CONF_OK && issuer->refresh < 1) {
+        return const_cast<char *>("must be at least 1s");
+    }
+
+    return rv;
+}
+
+
+char *
+set_kid_refetch_cooldown(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_str_t *args, ngx_uint_t nargs)
+{
+    return set_seconds(&args[0], &issuer->kid_refetch_cooldown);
+}
+
+
+char *
+set_fetch_timeout(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_str_t *args, ngx_uint_t nargs)
+{
+    ngx_msec_t  t = ngx_parse_time(&args[0], 0);
+
+    if (t == (ngx_msec_t) NGX_ERROR || t == 0) {
+        return const_cast<char *>("has an invalid time");
+    }
+
+    issuer->fetch_timeout = t;
+    return NGX_CONF_OK;
+}
+
+
+char *
+set_jwks_max_size(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_str_t *args, ngx_uint_t nargs)
+{
+    ssize_t  size = ngx_parse_size(&args[0]);
+
+    if (size == NGX_ERROR || size == 0) {
+        return const_cast<char *>("has an invalid size");
+    }
+
+    issuer->jwks_max_size = size;
+    return NGX_CONF_OK;
+}
+
+
+char *
+set_trusted_certificate(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_str_t *args, ngx_uint_t nargs)
+{
+    issuer->trusted_certificate = args[0];
+    return NGX_CONF_OK;
+}
+
+
 const ngx_http_auth_m2m_issuer_directive_t  ngx_http_auth_m2m_issuer_directives[]
 = {
     { "issuer",          1, 1, set_issuer },
@@ -247,6 +390,13 @@ const ngx_http_auth_m2m_issuer_directive_t  ngx_http_auth_m2m_issuer_directives[
     { "client_id_claim", 1, 0, set_client_id_claim },
     { "scope_claim",     1, 0, set_scope_claim },
     { "require_typ",     1, 0, set_require_typ },
+    { "jwks_uri",        1, 1, set_jwks_uri },
+    { "discovery",       1, 1, set_discovery },
+    { "refresh",         1, 1, set_refresh },
+    { "fetch_timeout",   1, 1, set_fetch_timeout },
+    { "jwks_max_size",   1, 1, set_jwks_max_size },
+    { "kid_refetch_cooldown", 1, 1, set_kid_refetch_cooldown },
+    { "trusted_certificate", 1, 1, set_trusted_certificate },
 };
 
 
@@ -327,11 +477,22 @@ ngx_http_auth_m2m_finish_issuer(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    if (issuer->jwks_file.len == 0) {
+    if (issuer->source == NGX_HTTP_AUTH_M2M_SOURCE_NONE) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "auth_m2m_issuer \"%V\" has no key source: "
-                           "set \"jwks_file\"", &issuer->name);
+                           "set one of \"jwks_file\", \"jwks_uri\" or "
+                           "\"discovery\"", &issuer->name);
         return NGX_ERROR;
+    }
+
+    if (issuer->trusted_certificate.len
+        && (issuer->source == NGX_HTTP_AUTH_M2M_SOURCE_FILE
+            || !issuer->target.https))
+    {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "auth_m2m_issuer \"%V\": \"trusted_certificate\" "
+                           "is ignored without an https key source",
+                           &issuer->name);
     }
 
     if (issuer->policy->audiences.empty()) {
@@ -341,7 +502,107 @@ ngx_http_auth_m2m_finish_issuer(ngx_conf_t *cf,
                            "will be accepted", &issuer->name);
     }
 
-    return ngx_http_auth_m2m_load_jwks_file(cf, issuer);
+    return NGX_OK;
+}
+
+#if (NGX_SSL)
+
+ngx_int_t
+ngx_http_auth_m2m_create_ssl(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    issuer->ssl = static_cast<ngx_ssl_t *>(ngx_pcalloc(cf->pool,
+                                                       sizeof(ngx_ssl_t)));
+    if (issuer->ssl == NULL) {
+        return NGX_ERROR;
+    }
+
+    issuer->ssl->log = cf->log;
+
+    if (ngx_ssl_create(issuer->ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3, NULL)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        ngx_ssl_cleanup_ctx(issuer->ssl);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_ssl_cleanup_ctx;
+    cln->data = issuer->ssl;
+
+    if (issuer->trusted_certificate.len == 0) {
+        if (SSL_CTX_set_default_verify_paths(issuer->ssl->ctx) != 1) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "auth_m2m_issuer \"%V\": cannot load the system "
+                          "CA bundle", &issuer->name);
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    return ngx_ssl_trusted_certificate(cf, issuer->ssl,
+                                       &issuer->trusted_certificate, 10);
+}
+
+#endif
+
+
+/*
+ * Runs once the whole http block is parsed: only then is it known whether a
+ * "resolver" is configured. Without one, host names are resolved now, as
+ * proxy_pass does.
+ */
+ngx_int_t
+ngx_http_auth_m2m_prepare_remote(ngx_conf_t *cf,
+    ngx_http_auth_m2m_issuer_t *issuer)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (issuer->source != NGX_HTTP_AUTH_M2M_SOURCE_URI
+        && issuer->source != NGX_HTTP_AUTH_M2M_SOURCE_DISCOVERY)
+    {
+        return NGX_OK;
+    }
+
+    clcf = static_cast<ngx_http_core_loc_conf_t *>(
+               ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
+
+    if (clcf->resolver && clcf->resolver->connections.nelts) {
+        issuer->resolver = clcf->resolver;
+        issuer->resolver_timeout = clcf->resolver_timeout
+                                   == NGX_CONF_UNSET_MSEC
+                                   ? 30000 : clcf->resolver_timeout;
+
+    } else {
+        ngx_str_t  url = issuer->target.url;
+
+        if (ngx_http_auth_m2m_parse_target(cf->pool, cf->log, &url,
+                                           &issuer->target, 1)
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "auth_m2m_issuer \"%V\": cannot resolve the key "
+                          "server in %s:%ui", &issuer->name, issuer->url_file,
+                          issuer->url_line);
+            return NGX_ERROR;
+        }
+    }
+
+    if (!issuer->target.https) {
+        return NGX_OK;
+    }
+
+#if (NGX_SSL)
+    return ngx_http_auth_m2m_create_ssl(cf, issuer);
+#else
+    return NGX_ERROR;
+#endif
 }
 
 } /* namespace */
@@ -375,6 +636,10 @@ ngx_http_auth_m2m_issuer_ref(ngx_conf_t *cf, ngx_str_t *name)
     }
 
     issuer->name = *name;
+    issuer->refresh = 600;
+    issuer->fetch_timeout = 5000;
+    issuer->jwks_max_size = 1024 * 1024;
+    issuer->kid_refetch_cooldown = 30;
     issuer->ref_file = cf->conf_file->file.name.data;
     issuer->ref_line = cf->conf_file->line;
 
@@ -477,7 +742,11 @@ ngx_http_auth_m2m_check_issuers(ngx_conf_t *cf)
                           issuers[i]->ref_line);
             return NGX_ERROR;
         }
+
+        if (ngx_http_auth_m2m_prepare_remote(cf, issuers[i]) != NGX_OK) {
+            return NGX_ERROR;
+        }
     }
 
-    return NGX_OK;
+    return ngx_http_auth_m2m_default_zone(cf, amcf);
 }

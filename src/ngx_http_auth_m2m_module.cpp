@@ -61,6 +61,20 @@ ngx_command_t  ngx_http_auth_m2m_commands[] = {
       offsetof(ngx_http_auth_m2m_loc_conf_t, token),
       NULL },
 
+    { ngx_string("auth_m2m_zone"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_auth_m2m_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("auth_m2m_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_auth_m2m_status,
+      0,
+      0,
+      NULL },
+
     { ngx_string("auth_m2m_claim_set"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
       ngx_http_auth_m2m_claim_set,
@@ -96,7 +110,7 @@ ngx_module_t  ngx_http_auth_m2m_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_auth_m2m_init_process,        /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     NULL,                                  /* exit process */

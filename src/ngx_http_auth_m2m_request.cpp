@@ -12,7 +12,15 @@ namespace {
 void
 ngx_http_auth_m2m_state_cleanup(void *data)
 {
-    static_cast<ngx_http_auth_m2m_state_t *>(data)->~ngx_http_auth_m2m_state_t();
+    ngx_http_auth_m2m_state_t  *state =
+        static_cast<ngx_http_auth_m2m_state_t *>(data);
+
+    /* a client that gave up while waiting for keys */
+    if (state->waiting_on) {
+        ngx_queue_remove(&state->queue);
+    }
+
+    state->~ngx_http_auth_m2m_state_t();
 }
 
 
@@ -163,10 +171,17 @@ void
 ngx_http_auth_m2m_verify(ngx_http_request_t *r,
     ngx_http_auth_m2m_loc_conf_t *alcf, ngx_http_auth_m2m_state_t *state)
 {
-    ngx_str_t    token;
-    m2m::Status  status;
+    ngx_str_t                       token;
+    m2m::Status                     status;
+    ngx_http_auth_m2m_main_conf_t  *amcf;
+
+    amcf = static_cast<ngx_http_auth_m2m_main_conf_t *>(
+               ngx_http_get_module_main_conf(r, ngx_http_auth_m2m_module));
 
     state->busy = true;
+
+    /* another worker may have fetched new keys since our last request */
+    ngx_http_auth_m2m_sync_all(amcf);
 
     ngx_str_null(&token);
     status = ngx_http_auth_m2m_token(r, alcf, &token);
@@ -191,6 +206,20 @@ ngx_http_auth_m2m_verify(ngx_http_request_t *r,
 }
 
 } /* namespace */
+
+
+/* Drops the verdict so that the next look verifies again: after waiting for
+ * keys, the token deserves a second chance with the new ones. */
+void
+ngx_http_auth_m2m_forget(ngx_http_auth_m2m_state_t *state)
+{
+    if (state->waiting_on) {
+        ngx_queue_remove(&state->queue);
+        state->waiting_on = NULL;
+    }
+
+    state->verified_against = NULL;
+}
 
 
 /*

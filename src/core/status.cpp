@@ -29,6 +29,8 @@ const char *reason_code(Status status) noexcept
     case Status::keys_unavailable: return "keys_unavailable";
     case Status::jwks_malformed: return "jwks_malformed";
     case Status::jwks_no_usable_key: return "jwks_no_usable_key";
+    case Status::discovery_malformed: return "discovery_malformed";
+    case Status::discovery_issuer_mismatch: return "discovery_issuer_mismatch";
     case Status::internal_error: return "internal_error";
     }
     return "internal_error";

@@ -28,8 +28,13 @@ enum class Status {
     keys_unavailable,    // the issuer has no keys yet (remote key sets)
     jwks_malformed,      // a JWK Set that is not JSON with a "keys" array
     jwks_no_usable_key,  // a JWK Set none of whose keys we can use for signatures
-    internal_error,      // an exception or allocation failure inside the verifier
+    discovery_malformed,        // metadata document not JSON or without a string "jwks_uri"
+    discovery_issuer_mismatch,  // metadata "issuer" differs from the configured issuer
+    internal_error,      // an exception or allocation failure inside the verifier; keep last
 };
+
+// For tables indexed by status (per-reason counters in shared memory).
+constexpr unsigned kStatusCount = static_cast<unsigned>(Status::internal_error) + 1;
 
 // The stable, lower-case code used in logs, $m2m_error and error_description.
 const char *reason_code(Status status) noexcept;

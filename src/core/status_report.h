@@ -1,0 +1,57 @@
+// The data behind the auth_m2m_status page and its two renderings. The glue
+// copies counters and times out of the shared zone into a ModuleReport; this
+// file only formats, so both formats are tested without nginx.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "jwks.h"
+
+namespace m2m {
+
+struct KeyInfo {
+    std::string kid;  // empty if the JWK has none
+    std::string alg;  // the JWK's alg if set, else "RSA" or "EC P-256"/"EC P-384"/"EC P-521"
+};
+std::vector<KeyInfo> describe_keys(const KeySet &keys);
+
+struct IssuerReport {
+    std::string name;          // block name
+    std::string issuer;        // iss URL
+    std::string source;        // "jwks_file", "jwks_uri" or "discovery"
+    std::string location;      // file path or URL
+    std::string jwks_uri;      // for discovery: the discovered jwks_uri (may be empty)
+    std::vector<KeyInfo> keys;
+    uint64_t generation = 0;
+    int64_t last_attempt = 0, last_success = 0, last_error_time = 0, next_refresh = 0;  // Unix seconds; 0 = never/none
+    std::string last_error;    // reason string, empty if none
+    uint64_t fetch_ok = 0, fetch_failed = 0, fetch_not_modified = 0, fetch_kid_triggered = 0;
+};
+
+struct ModuleReport {
+    uint64_t allowed = 0;
+    std::vector<std::pair<std::string, uint64_t>> refused;  // reason code -> count (only non-zero ones are passed in)
+    std::vector<IssuerReport> issuers;
+};
+
+// One JSON object (2-space indent, members in the order below), ending in a
+// newline; times of 0 and empty strings that mean "none" are null:
+//   {"requests": {"allowed": N, "refused": {"expired": N, ...}},
+//    "issuers": {"<name>": {"issuer", "source", "location", "jwks_uri",
+//                "keys": [{"kid", "alg"}], "generation", "last_attempt",
+//                "last_success", "last_error", "last_error_time",
+//                "next_refresh", "fetches": {"ok", "failed", "not_modified",
+//                "kid_triggered"}}}}
+// Throws std::bad_alloc if memory runs out.
+std::string report_json(const ModuleReport &report);
+
+// Prometheus text exposition format 0.0.4 (serve as
+// "text/plain; version=0.0.4"): metric names prefixed nginx_auth_m2m_,
+// issuers labelled by block name, timestamps 0 when never. Throws
+// std::bad_alloc if memory runs out.
+std::string report_prometheus(const ModuleReport &report);
+
+}  // namespace m2m

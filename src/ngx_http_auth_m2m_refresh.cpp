@@ -1,0 +1,791 @@
+/*
+ * Keeping remote key sets fresh. Every worker ticks once a second per remote
+ * issuer; whichever finds a refresh due and the zone's fetch lock free takes
+ * the lock and fetches; everyone re-imports when the zone's generation moves.
+ * Requests that need keys we do not have (cold start, a new kid) wait here
+ * for the next completed fetch instead of failing.
+ */
+
+#include "ngx_http_auth_m2m_fetch.h"
+#include "ngx_http_auth_m2m_zone.h"
+
+#include "core/discovery.h"
+#include "core/jwks.h"
+#include "core/refresh_policy.h"
+
+
+namespace {
+
+/* How often idle workers look at the zone, and how often while requests of
+ * theirs wait on a fetch that another worker is running. */
+const ngx_msec_t  kIdleTick = 1000;
+const ngx_msec_t  kWaitTick = 20;
+
+/* The most a 503 asks a client to wait before retrying. */
+const time_t  kMaxRetryAfter = 300;
+
+
+void ngx_http_auth_m2m_fetch_done(ngx_http_auth_m2m_fetch_t *f);
+
+
+m2m::RefreshPolicy
+ngx_http_auth_m2m_refresh_policy(ngx_http_auth_m2m_issuer_t *issuer)
+{
+    m2m::RefreshPolicy  policy;
+
+    policy.refresh = issuer->refresh;
+
+    return policy;
+}
+
+
+double
+ngx_http_auth_m2m_jitter_unit()
+{
+    return static_cast<double>(ngx_random() % 1000000) / 1000000.0;
+}
+
+
+bool
+ngx_http_auth_m2m_stage_is_discovery(ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_http_auth_m2m_fetch_t *f)
+{
+    return issuer->source == NGX_HTTP_AUTH_M2M_SOURCE_DISCOVERY
+           && f->target == &issuer->target;
+}
+
+
+ngx_msec_t
+ngx_http_auth_m2m_fetch_budget(ngx_http_auth_m2m_issuer_t *issuer)
+{
+    ngx_msec_int_t  left;
+
+    left = static_cast<ngx_msec_int_t>(issuer->fetch_deadline
+                                       - ngx_current_msec);
+
+    return left > 0 ? static_cast<ngx_msec_t>(left) : 1;
+}
+
+
+void
+ngx_http_auth_m2m_wake(ngx_http_auth_m2m_issuer_t *issuer, bool all)
+{
+    ngx_queue_t                *q, *next;
+    ngx_event_t                *wev;
+    ngx_http_auth_m2m_state_t  *state;
+    ngx_atomic_uint_t           attempts;
+
+    attempts = issuer->sh->attempts;
+
+    for (q = ngx_queue_head(&issuer->waiters);
+         q != ngx_queue_sentinel(&issuer->waiters);
+         q = next)
+    {
+        next = ngx_queue_next(q);
+        state = ngx_queue_data(q, ngx_http_auth_m2m_state_t, queue);
+
+        if (!all && state->wait_attempts == attempts) {
+            continue;
+        }
+
+        ngx_queue_remove(q);
+        state->waiting_on = NULL;
+
+        wev = state->request->connection->write;
+        wev->delayed = 0;
+
+        if (wev->timer_set) {
+            ngx_del_timer(wev);
+        }
+
+        ngx_post_event(wev, &ngx_posted_events);
+    }
+}
+
+
+void
+ngx_http_auth_m2m_rearm(ngx_http_auth_m2m_issuer_t *issuer)
+{
+    if (ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    ngx_add_timer(&issuer->tick, ngx_queue_empty(&issuer->waiters)
+                                 ? kIdleTick : kWaitTick);
+}
+
+
+void
+ngx_http_auth_m2m_fetch_failed(ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_str_t *url, const char *reason)
+{
+    time_t                          now = ngx_time(), delay;
+    size_t                          nkeys;
+    ngx_http_auth_m2m_issuer_sh_t  *sh = issuer->sh;
+
+    ngx_shmtx_lock(&issuer->shpool->mutex);
+
+    sh->failures++;
+    delay = m2m::backoff_after_failure(ngx_http_auth_m2m_refresh_policy(issuer),
+                                       static_cast<unsigned>(sh->failures));
+    sh->next_refresh = now + delay;
+    sh->last_error_time = now;
+    ngx_http_auth_m2m_sh_set(sh->last_error, NGX_HTTP_AUTH_M2M_ERROR_LEN,
+                             &sh->last_error_len,
+                             reinterpret_cast<const u_char *>(reason),
+                             ngx_strlen(reason));
+    sh->fetch_failed++;
+    sh->attempts++;
+
+    if (sh->owner == ngx_pid) {
+        sh->owner = 0;
+    }
+
+    ngx_shmtx_unlock(&issuer->shpool->mutex);
+
+    nkeys = issuer->policy->keys ? issuer->policy->keys->keys().size() : 0;
+
+    ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                  "auth_m2m_issuer \"%V\": key refresh from \"%V\" failed: "
+                  "%s; keeping %uz keys, next attempt in %T s",
+                  &issuer->name, url, reason, nkeys, delay);
+}
+
+
+void
+ngx_http_auth_m2m_fetch_not_modified(ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_http_auth_m2m_fetch_t *f)
+{
+    time_t                          now = ngx_time();
+    ngx_http_auth_m2m_issuer_sh_t  *sh = issuer->sh;
+
+    ngx_shmtx_lock(&issuer->shpool->mutex);
+
+    sh->failures = 0;
+    sh->last_success = now;
+    sh->next_refresh = now + m2m::next_refresh_after_success(
+                                 ngx_http_auth_m2m_refresh_policy(issuer),
+                                 f->response->max_age(),
+                                 ngx_http_auth_m2m_jitter_unit());
+    sh->fetch_not_modified++;
+    sh->attempts++;
+
+    if (sh->owner == ngx_pid) {
+        sh->owner = 0;
+    }
+
+    ngx_shmtx_unlock(&issuer->shpool->mutex);
+}
+
+
+/* Returns the reason the set could not be stored, or NULL. */
+const char *
+ngx_http_auth_m2m_store_keys(ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_http_auth_m2m_fetch_t *f, m2m::JwksParseResult *parsed)
+{
+    time_t                          now = ngx_time();
+    u_char                         *copy;
+    ngx_uint_t                      generation;
+    const std::string              &body = f->response->body();
+    ngx_http_auth_m2m_issuer_sh_t  *sh = issuer->sh;
+
+    ngx_shmtx_lock(&issuer->shpool->mutex);
+
+    copy = static_cast<u_char *>(ngx_slab_alloc_locked(issuer->shpool,
+                                                       body.size()));
+    if (copy == NULL) {
+        ngx_shmtx_unlock(&issuer->shpool->mutex);
+        return "zone_full";
+    }
+
+    ngx_memcpy(copy, body.data(), body.size());
+
+    if (sh->jwks) {
+        ngx_slab_free_locked(issuer->shpool, sh->jwks);
+    }
+
+    sh->jwks = copy;
+    sh->jwks_len = body.size();
+
+    ngx_http_auth_m2m_sh_set(sh->etag, NGX_HTTP_AUTH_M2M_ETAG_LEN,
+                             &sh->etag_len,
+                             reinterpret_cast<const u_char *>(
+                                 f->response->etag().data()),
+                             f->response->etag().size());
+    if (f->response->etag().size() > NGX_HTTP_AUTH_M2M_ETAG_LEN) {
+        sh->etag_len = 0;    /* a cut validator would never match */
+    }
+
+    ngx_http_auth_m2m_sh_set(sh->last_modified, NGX_HTTP_AUTH_M2M_DATE_LEN,
+                             &sh->last_modified_len,
+                             reinterpret_cast<const u_char *>(
+                                 f->response->last_modified().data()),
+                             f->response->last_modified().size());
+    if (f->response->last_modified().size() > NGX_HTTP_AUTH_M2M_DATE_LEN) {
+        sh->last_modified_len = 0;
+    }
+
+    sh->failures = 0;
+    sh->last_success = now;
+    sh->next_refresh = now + m2m::next_refresh_after_success(
+                                 ngx_http_auth_m2m_refresh_policy(issuer),
+                                 f->response->max_age(),
+                                 ngx_http_auth_m2m_jitter_unit());
+    sh->fetch_ok++;
+    generation = sh->generation + 1;
+    sh->generation = generation;
+    sh->attempts++;
+
+    if (sh->owner == ngx_pid) {
+        sh->owner = 0;
+    }
+
+    ngx_shmtx_unlock(&issuer->shpool->mutex);
+
+    /* this worker has parsed the set already */
+    issuer->policy->keys =
+        std::make_shared<const m2m::KeySet>(std::move(parsed->keys));
+    issuer->generation = generation;
+
+    return NULL;
+}
+
+
+void
+ngx_http_auth_m2m_start_stage(ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_http_auth_m2m_target_t *target, bool conditional)
+{
+    ngx_str_t                       name;
+    ngx_http_auth_m2m_fetch_t      *f;
+    ngx_http_auth_m2m_issuer_sh_t  *sh = issuer->sh;
+
+    f = ngx_http_auth_m2m_fetch_create(ngx_cycle->log, &issuer->name,
+                                       issuer->jwks_max_size);
+    if (f == NULL) {
+        ngx_http_auth_m2m_fetch_failed(issuer, &target->url, "out_of_memory");
+        ngx_http_auth_m2m_wake(issuer, true);
+        return;
+    }
+
+    f->target = target;
+    f->ssl = issuer->ssl;
+    f->resolver = issuer->resolver;
+    f->resolver_timeout = issuer->resolver_timeout;
+    f->timeout = ngx_http_auth_m2m_fetch_budget(issuer);
+    f->handler = ngx_http_auth_m2m_fetch_done;
+    f->data = issuer;
+
+    if (conditional && issuer->generation != 0) {
+        ngx_shmtx_lock(&issuer->shpool->mutex);
+
+        name.len = sh->etag_len;
+        name.data = static_cast<u_char *>(ngx_pnalloc(f->pool, name.len + 1));
+        if (name.data) {
+            ngx_memcpy(name.data, sh->etag, name.len);
+            f->if_none_match = name;
+        }
+
+        name.len = sh->last_modified_len;
+        name.data = static_cast<u_char *>(ngx_pnalloc(f->pool, name.len + 1));
+        if (name.data) {
+            ngx_memcpy(name.data, sh->last_modified, name.len);
+            f->if_modified_since = name;
+        }
+
+        ngx_shmtx_unlock(&issuer->shpool->mutex);
+    }
+
+    issuer->fetch = f;
+
+    ngx_http_auth_m2m_fetch_start(f);
+}
+
+
+/* The jwks_uri a discovery document named: reused while it stays the same,
+ * so a worker does not grow a new target every refresh. */
+const char *
+ngx_http_auth_m2m_discovered_target(ngx_http_auth_m2m_issuer_t *issuer,
+    const std::string &uri, ngx_http_auth_m2m_target_t **out)
+{
+    ngx_str_t                    url;
+    ngx_http_auth_m2m_target_t  *t, *d = issuer->discovered;
+
+    if (d && d->url.len == uri.size()
+        && ngx_strncmp(d->url.data, uri.data(), uri.size()) == 0)
+    {
+        *out = d;
+        return NULL;
+    }
+
+    t = static_cast<ngx_http_auth_m2m_target_t *>(
+            ngx_pcalloc(ngx_cycle->pool, sizeof(ngx_http_auth_m2m_target_t)));
+    if (t == NULL
+        || ngx_http_auth_m2m_copy_str(ngx_cycle->pool, uri, &url) != NGX_OK)
+    {
+        return "out_of_memory";
+    }
+
+    if (ngx_http_auth_m2m_parse_target(ngx_cycle->pool, ngx_cycle->log, &url,
+                                       t, 0)
+        != NGX_OK)
+    {
+        return "discovery_bad_jwks_uri";
+    }
+
+    if (issuer->resolver == NULL) {
+        /* without a resolver only the discovery host's addresses are known */
+        if (t->host.len != issuer->target.host.len
+            || ngx_strncasecmp(t->host.data, issuer->target.host.data,
+                               t->host.len) != 0
+            || t->port != issuer->target.port)
+        {
+            return "jwks_uri_host_needs_resolver";
+        }
+
+        t->addrs = issuer->target.addrs;
+        t->naddrs = issuer->target.naddrs;
+    }
+
+    issuer->discovered = t;
+    *out = t;
+
+    return NULL;
+}
+
+
+void
+ngx_http_auth_m2m_discovery_done(ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_http_auth_m2m_fetch_t *f)
+{
+    const char                  *error = f->error;
+    std::string                  uri;
+    m2m::Status                  status;
+    ngx_http_auth_m2m_target_t  *target = NULL;
+
+    char  buf[32];
+
+    if (error == NULL && f->response->status() != 200) {
+        ngx_snprintf(reinterpret_cast<u_char *>(buf), sizeof(buf),
+                     "http_status_%d%Z", f->response->status());
+        error = buf;
+    }
+
+    if (error == NULL) {
+        status = m2m::parse_discovery(f->response->body(),
+                                      issuer->policy->issuer, &uri);
+        if (status != m2m::Status::ok) {
+            error = m2m::reason_code(status);
+        }
+    }
+
+    if (error == NULL) {
+        error = ngx_http_auth_m2m_discovered_target(issuer, uri, &target);
+    }
+
+    if (error) {
+        ngx_http_auth_m2m_fetch_failed(issuer, &issuer->target.url, error);
+        ngx_http_auth_m2m_fetch_destroy(f);
+        issuer->fetch = NULL;
+        ngx_http_auth_m2m_wake(issuer, true);
+        return;
+    }
+
+    ngx_shmtx_lock(&issuer->shpool->mutex);
+    ngx_http_auth_m2m_sh_set(issuer->sh->jwks_uri, NGX_HTTP_AUTH_M2M_URI_LEN,
+                             &issuer->sh->jwks_uri_len,
+                             reinterpret_cast<const u_char *>(uri.data()),
+                             uri.size());
+    ngx_shmtx_unlock(&issuer->shpool->mutex);
+
+    ngx_http_auth_m2m_fetch_destroy(f);
+    issuer->fetch = NULL;
+
+    ngx_http_auth_m2m_start_stage(issuer, target, true);
+}
+
+
+void
+ngx_http_auth_m2m_jwks_done(ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_http_auth_m2m_fetch_t *f)
+{
+    int                   code;
+    const char           *error = f->error;
+    m2m::JwksParseResult  parsed;
+
+    char  buf[32];
+
+    code = error ? 0 : f->response->status();
+
+    if (error == NULL && code == 304) {
+        if (issuer->generation == 0) {
+            error = "unexpected_not_modified";
+        } else {
+            ngx_http_auth_m2m_fetch_not_modified(issuer, f);
+            return;
+        }
+    }
+
+    if (error == NULL && code != 200) {
+        ngx_snprintf(reinterpret_cast<u_char *>(buf), sizeof(buf),
+                     "http_status_%d%Z", code);
+        error = buf;
+    }
+
+    if (error == NULL) {
+        parsed = m2m::parse_jwks(f->response->body());
+
+        if (parsed.status != m2m::Status::ok) {
+            error = m2m::reason_code(parsed.status);
+        }
+    }
+
+    if (error == NULL) {
+        for (const auto &skipped : parsed.skipped) {
+            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                          "auth_m2m_issuer \"%V\": key from \"%V\" ignored: %s",
+                          &issuer->name, &f->target->url, skipped.c_str());
+        }
+
+        error = ngx_http_auth_m2m_store_keys(issuer, f, &parsed);
+    }
+
+    if (error) {
+        ngx_http_auth_m2m_fetch_failed(issuer, &f->target->url, error);
+    }
+}
+
+
+void
+ngx_http_auth_m2m_fetch_done(ngx_http_auth_m2m_fetch_t *f)
+{
+    ngx_http_auth_m2m_issuer_t  *issuer =
+        static_cast<ngx_http_auth_m2m_issuer_t *>(f->data);
+
+    try {
+        if (ngx_http_auth_m2m_stage_is_discovery(issuer, f)) {
+            ngx_http_auth_m2m_discovery_done(issuer, f);
+            return;
+        }
+
+        ngx_http_auth_m2m_jwks_done(issuer, f);
+
+    } catch (const std::exception &e) {
+        ngx_http_auth_m2m_fetch_failed(issuer, &f->target->url,
+                                       "internal_error");
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "auth_m2m_issuer \"%V\": %s", &issuer->name, e.what());
+    }
+
+    ngx_http_auth_m2m_fetch_destroy(f);
+    issuer->fetch = NULL;
+
+    ngx_http_auth_m2m_wake(issuer, true);
+    ngx_http_auth_m2m_rearm(issuer);
+}
+
+
+/* Takes the zone's fetch lock when a refresh is due and nobody (alive)
+ * holds it. */
+void
+ngx_http_auth_m2m_maybe_fetch(ngx_http_auth_m2m_issuer_t *issuer)
+{
+    bool                            start = false;
+    time_t                          now = ngx_time();
+    ngx_http_auth_m2m_issuer_sh_t  *sh = issuer->sh;
+
+    if (issuer->fetch || ngx_exiting || ngx_quit || ngx_terminate) {
+        return;
+    }
+
+    ngx_shmtx_lock(&issuer->shpool->mutex);
+
+    if ((sh->refetch_requested || now >= sh->next_refresh)
+        && (sh->owner == 0 || now >= sh->deadline))
+    {
+        if (sh->owner && sh->owner != ngx_pid) {
+            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                          "auth_m2m_issuer \"%V\": worker %P did not finish "
+                          "its key fetch, taking over", &issuer->name,
+                          sh->owner);
+        }
+
+        sh->owner = ngx_pid;
+        sh->deadline = now + static_cast<time_t>(issuer->fetch_timeout / 1000)
+                       + 2;
+        sh->last_attempt = now;
+        sh->refetch_requested = 0;
+        start = true;
+    }
+
+    ngx_shmtx_unlock(&issuer->shpool->mutex);
+
+    if (!start) {
+        return;
+    }
+
+    issuer->fetch_deadline = ngx_current_msec + issuer->fetch_timeout;
+
+    ngx_http_auth_m2m_start_stage(issuer, &issuer->target,
+                                  issuer->source
+                                  == NGX_HTTP_AUTH_M2M_SOURCE_URI);
+}
+
+
+void
+ngx_http_auth_m2m_tick(ngx_event_t *ev)
+{
+    ngx_http_auth_m2m_issuer_t  *issuer =
+        static_cast<ngx_http_auth_m2m_issuer_t *>(ev->data);
+
+    try {
+        ngx_http_auth_m2m_maybe_fetch(issuer);
+        ngx_http_auth_m2m_sync_keys(issuer);
+        ngx_http_auth_m2m_wake(issuer, false);
+
+    } catch (const std::exception &e) {
+        ngx_log_error(NGX_LOG_ALERT, ev->log, 0,
+                      "auth_m2m_issuer \"%V\": %s", &issuer->name, e.what());
+    }
+
+    ngx_http_auth_m2m_rearm(issuer);
+}
+
+
+void
+ngx_http_auth_m2m_wait_handler(ngx_http_request_t *r)
+{
+    ngx_event_t                *wev = r->connection->write;
+    ngx_http_auth_m2m_state_t  *state;
+
+    if (wev->delayed) {
+        /* the socket became writable while we still wait for keys */
+        if (ngx_handle_write_event(wev, 0) != NGX_OK) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        }
+        return;
+    }
+
+    state = static_cast<ngx_http_auth_m2m_state_t *>(
+                ngx_http_get_module_ctx(r, ngx_http_auth_m2m_module));
+
+    if (state) {
+        ngx_http_auth_m2m_forget(state);
+    }
+
+    r->read_event_handler = ngx_http_block_reading;
+    r->write_event_handler = ngx_http_core_run_phases;
+
+    ngx_http_core_run_phases(r);
+}
+
+} /* namespace */
+
+
+void
+ngx_http_auth_m2m_sync_keys(ngx_http_auth_m2m_issuer_t *issuer)
+{
+    std::string                     text;
+    ngx_uint_t                      generation;
+    ngx_http_auth_m2m_issuer_sh_t  *sh = issuer->sh;
+
+    if (sh == NULL || sh->generation == issuer->generation) {
+        return;
+    }
+
+    ngx_shmtx_lock(&issuer->shpool->mutex);
+
+    generation = sh->generation;
+
+    try {
+        text.assign(reinterpret_cast<char *>(sh->jwks), sh->jwks_len);
+    } catch (...) {
+        ngx_shmtx_unlock(&issuer->shpool->mutex);
+        throw;
+    }
+
+    ngx_shmtx_unlock(&issuer->shpool->mutex);
+
+    m2m::JwksParseResult  parsed = m2m::parse_jwks(text);
+
+    /* the fetching worker validated this set; a failure here is a bug */
+    if (parsed.status != m2m::Status::ok) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "auth_m2m_issuer \"%V\": stored key set is invalid: %s",
+                      &issuer->name, m2m::reason_code(parsed.status));
+        issuer->generation = generation;
+        return;
+    }
+
+    issuer->policy->keys =
+        std::make_shared<const m2m::KeySet>(std::move(parsed.keys));
+    issuer->generation = generation;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "auth_m2m_issuer \"%V\": keys of generation %ui imported",
+                   &issuer->name, generation);
+}
+
+
+void
+ngx_http_auth_m2m_sync_all(ngx_http_auth_m2m_main_conf_t *amcf)
+{
+    ngx_uint_t                    i;
+    ngx_http_auth_m2m_issuer_t  **issuers;
+
+    issuers = static_cast<ngx_http_auth_m2m_issuer_t **>(amcf->issuers.elts);
+
+    for (i = 0; i < amcf->issuers.nelts; i++) {
+        ngx_http_auth_m2m_sync_keys(issuers[i]);
+    }
+}
+
+
+ngx_http_auth_m2m_issuer_t *
+ngx_http_auth_m2m_issuer_of(ngx_http_auth_m2m_main_conf_t *amcf,
+    const m2m::IssuerPolicy *policy)
+{
+    ngx_uint_t                    i;
+    ngx_http_auth_m2m_issuer_t  **issuers;
+
+    issuers = static_cast<ngx_http_auth_m2m_issuer_t **>(amcf->issuers.elts);
+
+    for (i = 0; i < amcf->issuers.nelts; i++) {
+        if (issuers[i]->policy == policy) {
+            return issuers[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * NGX_AGAIN: the request now waits for the in-flight or a new fetch and
+ * resumes the access phase when it completes (or fetch_timeout passes).
+ * NGX_DECLINED: no fetch is to be had (the unknown-kid cooldown is running),
+ * decide with the keys we have.
+ */
+ngx_int_t
+ngx_http_auth_m2m_wait_for_keys(ngx_http_request_t *r,
+    ngx_http_auth_m2m_state_t *state, ngx_http_auth_m2m_issuer_t *issuer)
+{
+    bool                            join = false;
+    time_t                          now = ngx_time();
+    ngx_event_t                    *wev;
+    ngx_http_auth_m2m_issuer_sh_t  *sh = issuer->sh;
+
+    if (sh == NULL || state->waited) {
+        return NGX_DECLINED;
+    }
+
+    ngx_shmtx_lock(&issuer->shpool->mutex);
+
+    if (sh->owner != 0 && now < sh->deadline) {
+        join = true;
+
+    } else if (now - sh->last_kid_refetch >= issuer->kid_refetch_cooldown) {
+        sh->refetch_requested = 1;
+        sh->last_kid_refetch = now;
+
+        if (state->status == m2m::Status::unknown_kid) {
+            sh->fetch_kid_triggered++;
+        }
+
+        join = true;
+    }
+
+    state->wait_attempts = sh->attempts;
+
+    ngx_shmtx_unlock(&issuer->shpool->mutex);
+
+    if (!join) {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "auth_m2m: waiting for keys of \"%V\"", &issuer->name);
+
+    state->waited = true;
+    state->waiting_on = issuer;
+    ngx_queue_insert_tail(&issuer->waiters, &state->queue);
+
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_http_auth_m2m_wait_handler;
+
+    /* past fetch_timeout the fetch has failed anyway: do not wait longer */
+    wev = r->connection->write;
+    wev->delayed = 1;
+    ngx_add_timer(wev, issuer->fetch_timeout + kWaitTick * 5);
+
+    ngx_http_auth_m2m_maybe_fetch(issuer);
+    ngx_http_auth_m2m_rearm(issuer);
+
+    return NGX_AGAIN;
+}
+
+
+time_t
+ngx_http_auth_m2m_retry_after(ngx_http_auth_m2m_issuer_t *issuer)
+{
+    time_t  delay;
+
+    if (issuer == NULL || issuer->sh == NULL) {
+        return 1;
+    }
+
+    delay = issuer->sh->next_refresh - ngx_time();
+
+    return ngx_max(1, ngx_min(delay, kMaxRetryAfter));
+}
+
+
+ngx_int_t
+ngx_http_auth_m2m_init_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                      i;
+    ngx_http_auth_m2m_issuer_t    **issuers;
+    ngx_http_auth_m2m_main_conf_t  *amcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    amcf = static_cast<ngx_http_auth_m2m_main_conf_t *>(
+               ngx_http_cycle_get_module_main_conf(cycle,
+                                                   ngx_http_auth_m2m_module));
+    if (amcf == NULL) {
+        return NGX_OK;
+    }
+
+    issuers = static_cast<ngx_http_auth_m2m_issuer_t **>(amcf->issuers.elts);
+
+    for (i = 0; i < amcf->issuers.nelts; i++) {
+        ngx_http_auth_m2m_issuer_t  *issuer = issuers[i];
+
+        if (issuer->sh == NULL) {
+            continue;
+        }
+
+        ngx_queue_init(&issuer->waiters);
+
+        issuer->tick.handler = ngx_http_auth_m2m_tick;
+        issuer->tick.data = issuer;
+        issuer->tick.log = cycle->log;
+        issuer->tick.cancelable = 1;
+
+        try {
+            /* after a reload the zone has keys: serve them at once */
+            ngx_http_auth_m2m_sync_keys(issuer);
+
+        } catch (const std::exception &e) {
+            ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                          "auth_m2m_issuer \"%V\": %s", &issuer->name,
+                          e.what());
+        }
+
+        ngx_add_timer(&issuer->tick, 0);
+    }
+
+    return NGX_OK;
+}

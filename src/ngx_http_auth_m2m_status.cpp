@@ -1,0 +1,205 @@
+/*
+ * auth_m2m_status: what the module knows, for humans (JSON) and for
+ * Prometheus (?format=prometheus). Counters come from the shared zone, so
+ * every worker answers the same; key ids are this worker's current view.
+ */
+
+#include "ngx_http_auth_m2m_zone.h"
+
+#include "core/status_report.h"
+
+
+namespace {
+
+const char *
+ngx_http_auth_m2m_source_name(ngx_http_auth_m2m_source_e source)
+{
+    switch (source) {
+    case NGX_HTTP_AUTH_M2M_SOURCE_FILE:
+        return "jwks_file";
+    case NGX_HTTP_AUTH_M2M_SOURCE_URI:
+        return "jwks_uri";
+    case NGX_HTTP_AUTH_M2M_SOURCE_DISCOVERY:
+        return "discovery";
+    default:
+        return "none";
+    }
+}
+
+
+std::string
+to_string(const u_char *p, size_t len)
+{
+    return std::string(reinterpret_cast<const char *>(p), len);
+}
+
+
+m2m::IssuerReport
+ngx_http_auth_m2m_issuer_report(ngx_http_auth_m2m_issuer_t *issuer)
+{
+    m2m::IssuerReport               report;
+    ngx_http_auth_m2m_issuer_sh_t  *sh = issuer->sh;
+
+    ngx_http_auth_m2m_sync_keys(issuer);
+
+    report.name = to_string(issuer->name.data, issuer->name.len);
+    report.issuer = issuer->policy->issuer;
+    report.source = ngx_http_auth_m2m_source_name(issuer->source);
+
+    if (issuer->policy->keys) {
+        report.keys = m2m::describe_keys(*issuer->policy->keys);
+    }
+
+    if (sh == NULL) {
+        report.location = to_string(issuer->jwks_file.data,
+                                    issuer->jwks_file.len);
+        report.generation = 1;
+        report.last_attempt = issuer->jwks_file_loaded;
+        report.last_success = issuer->jwks_file_loaded;
+        return report;
+    }
+
+    report.location = to_string(issuer->target.url.data,
+                                issuer->target.url.len);
+
+    ngx_shmtx_lock(&issuer->shpool->mutex);
+
+    report.jwks_uri = to_string(sh->jwks_uri, sh->jwks_uri_len);
+    report.generation = sh->generation;
+    report.last_attempt = sh->last_attempt;
+    report.last_success = sh->last_success;
+    report.last_error_time = sh->last_error_time;
+    report.last_error = to_string(sh->last_error, sh->last_error_len);
+    report.next_refresh = sh->next_refresh;
+    report.fetch_ok = sh->fetch_ok;
+    report.fetch_failed = sh->fetch_failed;
+    report.fetch_not_modified = sh->fetch_not_modified;
+    report.fetch_kid_triggered = sh->fetch_kid_triggered;
+
+    ngx_shmtx_unlock(&issuer->shpool->mutex);
+
+    return report;
+}
+
+
+std::string
+ngx_http_auth_m2m_render(ngx_http_request_t *r, bool prometheus)
+{
+    ngx_uint_t                      i;
+    m2m::ModuleReport               report;
+    ngx_http_auth_m2m_issuer_t    **issuers;
+    ngx_http_auth_m2m_main_conf_t  *amcf;
+
+    amcf = static_cast<ngx_http_auth_m2m_main_conf_t *>(
+               ngx_http_get_module_main_conf(r, ngx_http_auth_m2m_module));
+
+    if (amcf->sh) {
+        report.allowed = amcf->sh->allowed;
+
+        for (i = 0; i < m2m::kStatusCount; i++) {
+            if (amcf->sh->refused[i]) {
+                report.refused.emplace_back(
+                    m2m::reason_code(static_cast<m2m::Status>(i)),
+                    amcf->sh->refused[i]);
+            }
+        }
+    }
+
+    issuers = static_cast<ngx_http_auth_m2m_issuer_t **>(amcf->issuers.elts);
+
+    for (i = 0; i < amcf->issuers.nelts; i++) {
+        report.issuers.push_back(ngx_http_auth_m2m_issuer_report(issuers[i]));
+    }
+
+    return prometheus ? m2m::report_prometheus(report)
+                      : m2m::report_json(report);
+}
+
+
+ngx_int_t
+ngx_http_auth_m2m_status_handler(ngx_http_request_t *r)
+{
+    bool          prometheus;
+    ngx_int_t     rc;
+    ngx_str_t     format, body;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    prometheus = ngx_http_arg(r, (u_char *) "format", sizeof("format") - 1,
+                              &format) == NGX_OK
+                 && format.len == sizeof("prometheus") - 1
+                 && ngx_strncmp(format.data, "prometheus", format.len) == 0;
+
+    try {
+        if (ngx_http_auth_m2m_copy_str(r->pool,
+                                       ngx_http_auth_m2m_render(r, prometheus),
+                                       &body)
+            != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+    } catch (const std::exception &e) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "auth_m2m_status: %s", e.what());
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (prometheus) {
+        ngx_str_set(&r->headers_out.content_type,
+                    "text/plain; version=0.0.4; charset=utf-8");
+    } else {
+        ngx_str_set(&r->headers_out.content_type, "application/json");
+    }
+
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = body.len;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = static_cast<ngx_buf_t *>(ngx_calloc_buf(r->pool));
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = body.data;
+    b->last = body.data + body.len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+} /* namespace */
+
+
+char *
+ngx_http_auth_m2m_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = static_cast<ngx_http_core_loc_conf_t *>(
+               ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
+
+    clcf->handler = ngx_http_auth_m2m_status_handler;
+
+    return NGX_CONF_OK;
+}
