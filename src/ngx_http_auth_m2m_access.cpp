@@ -83,9 +83,9 @@ ngx_http_auth_m2m_log_refusal(ngx_http_request_t *r,
     /* the client id comes from claims only once their signature held */
     if (v.signature_verified && v.issuer) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "auth_m2m: access refused: %s, issuer \"%s\", "
-                      "client_id \"%s\"", code, v.issuer->name.c_str(),
-                      v.client_id.c_str());
+                      "auth_m2m: access refused: %s, client_id \"%s\", "
+                      "issuer \"%s\"", code, v.client_id.c_str(),
+                      v.issuer->name.c_str());
 
     } else if (v.issuer) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,

@@ -56,7 +56,8 @@ to_strings(ngx_str_t *args, ngx_uint_t nargs)
 
 
 ngx_int_t
-ngx_http_auth_m2m_read_file(ngx_conf_t *cf, ngx_str_t *path, std::string *out)
+ngx_http_auth_m2m_read_file(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_str_t *path, std::string *out)
 {
     ngx_fd_t         fd;
     ngx_file_info_t  fi;
@@ -65,13 +66,17 @@ ngx_http_auth_m2m_read_file(ngx_conf_t *cf, ngx_str_t *path, std::string *out)
     fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
     if (fd == NGX_INVALID_FILE) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%V\" failed", path);
+                           "auth_m2m_issuer \"%V\": \"jwks_file\" "
+                           ngx_open_file_n " \"%V\" failed",
+                           &issuer->name, path);
         return NGX_ERROR;
     }
 
     if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_fd_info_n " \"%V\" failed", path);
+                           "auth_m2m_issuer \"%V\": \"jwks_file\" "
+                           ngx_fd_info_n " \"%V\" failed",
+                           &issuer->name, path);
         ngx_close_file(fd);
         return NGX_ERROR;
     }
@@ -84,7 +89,9 @@ ngx_http_auth_m2m_read_file(ngx_conf_t *cf, ngx_str_t *path, std::string *out)
 
     if (n != static_cast<ssize_t>(out->size())) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_read_fd_n " \"%V\" failed", path);
+                           "auth_m2m_issuer \"%V\": \"jwks_file\" "
+                           ngx_read_fd_n " \"%V\" failed",
+                           &issuer->name, path);
         return NGX_ERROR;
     }
 
@@ -98,7 +105,9 @@ ngx_http_auth_m2m_load_jwks_file(ngx_conf_t *cf,
 {
     std::string  text;
 
-    if (ngx_http_auth_m2m_read_file(cf, &issuer->jwks_file, &text) != NGX_OK) {
+    if (ngx_http_auth_m2m_read_file(cf, issuer, &issuer->jwks_file, &text)
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -106,13 +115,15 @@ ngx_http_auth_m2m_load_jwks_file(ngx_conf_t *cf,
 
     for (const auto &skipped : parsed.skipped) {
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "auth_m2m_issuer \"%V\": key in \"%V\" ignored: %s",
+                           "auth_m2m_issuer \"%V\": \"jwks_file\" \"%V\": "
+                           "key ignored: %s",
                            &issuer->name, &issuer->jwks_file, skipped.c_str());
     }
 
     if (parsed.status != m2m::Status::ok) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "auth_m2m_issuer \"%V\": invalid JWK Set \"%V\": %s",
+                           "auth_m2m_issuer \"%V\": \"jwks_file\" \"%V\" "
+                           "is not a usable JWK Set: %s",
                            &issuer->name, &issuer->jwks_file,
                            m2m::reason_code(parsed.status));
         return NGX_ERROR;
@@ -184,16 +195,19 @@ set_algorithms(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
 
         if (m2m::algorithm_is_forbidden(name)) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "algorithm \"%V\" is not allowed: only "
-                               "asymmetric signatures can be verified "
-                               "without sharing a secret", &args[i]);
+                               "auth_m2m_issuer \"%V\": \"algorithms\": "
+                               "\"%V\" is not allowed: only asymmetric "
+                               "signatures can be verified without sharing "
+                               "a secret", &issuer->name, &args[i]);
             return static_cast<char *>(NGX_CONF_ERROR);
         }
 
         auto alg = m2m::algorithm_from_name(name);
         if (!alg) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "unknown algorithm \"%V\"", &args[i]);
+                               "auth_m2m_issuer \"%V\": \"algorithms\": "
+                               "unknown algorithm \"%V\"",
+                               &issuer->name, &args[i]);
             return static_cast<char *>(NGX_CONF_ERROR);
         }
 
@@ -451,8 +465,9 @@ ngx_http_auth_m2m_issuer_line(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
         }
 
         if (rv != NGX_CONF_OK && rv != NGX_CONF_ERROR) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" %s",
-                               &value[0], rv);
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "auth_m2m_issuer \"%V\": \"%V\" %s",
+                               &ctx->issuer->name, &value[0], rv);
             return static_cast<char *>(NGX_CONF_ERROR);
         }
 
