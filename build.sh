@@ -42,7 +42,8 @@ configure_stamp() {
 
 build_module() {
     install_missing
-    local nginx_build="$build/nginx" stamp
+    # separate trees, so switching between the two does not reconfigure each time
+    local nginx_build="$build/nginx${NGINX_SRC:+-upstream}" stamp
     stamp=$(configure_stamp)
     mkdir -p "$nginx_build"
     if [ -n "${NGINX_SRC:-}" ]; then
