@@ -20,6 +20,10 @@ int main()
     srunner_add_suite(runner, claims_suite());
     srunner_add_suite(runner, scope_suite());
     srunner_add_suite(runner, issuer_shapes_suite());
+    srunner_add_suite(runner, http_response_suite());
+    srunner_add_suite(runner, refresh_policy_suite());
+    srunner_add_suite(runner, discovery_suite());
+    srunner_add_suite(runner, status_report_suite());
 
     srunner_run_all(runner, CK_NORMAL);
     const int failed = srunner_ntests_failed(runner);

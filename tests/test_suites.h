@@ -11,3 +11,7 @@ Suite *signature_fuzz_suite();
 Suite *claims_suite();
 Suite *scope_suite();
 Suite *issuer_shapes_suite();
+Suite *http_response_suite();
+Suite *refresh_policy_suite();
+Suite *discovery_suite();
+Suite *status_report_suite();

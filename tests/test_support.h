@@ -71,4 +71,11 @@ m2m::JsonPtr json(const char *text);
                       testsupport::status_name(want_));                                               \
     } while (0)
 
-#define ck_assert_std_str_eq(got, want) ck_assert_str_eq(std::string(got).c_str(), std::string(want).c_str())
+// Compares as std::string (embedded NULs included) and keeps both values
+// alive for the message.
+#define ck_assert_std_str_eq(got, want)                                                                    \
+    do {                                                                                                   \
+        const std::string got_s_(got);                                                                     \
+        const std::string want_s_(want);                                                                   \
+        ck_assert_msg(got_s_ == want_s_, "%s: got \"%s\", want \"%s\"", #got, got_s_.c_str(), want_s_.c_str()); \
+    } while (0)

@@ -151,6 +151,9 @@ void HttpResponseParser::fail(const char *reason) noexcept
 {
     state_ = State::error;
     error_ = reason;
+    // A failed response's body is never used, and how much of it had
+    // arrived would depend on how the reads were split.
+    std::string().swap(body_);
 }
 
 void HttpResponseParser::reset_message() noexcept

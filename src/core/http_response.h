@@ -34,7 +34,7 @@ public:
     Result finish() noexcept;
 
     int status() const noexcept { return status_; }
-    const std::string &body() const noexcept { return body_; }
+    const std::string &body() const noexcept { return body_; }  // empty after an error
     const std::string &etag() const noexcept { return etag_; }                    // verbatim, may be W/".."
     const std::string &last_modified() const noexcept { return last_modified_; }  // verbatim
     // Cache-Control max-age (the first valid one), 0 for no-cache or no-store,

@@ -41,6 +41,13 @@ std::string import_key(json_t *jwk, Key *key)
     if (!json_string_member(jwk, "kty", &kty)) {
         return "no \"kty\"";
     }
+    std::string_view kid;
+    if (json_object_get(jwk, "kid")) {
+        if (!json_string_member(jwk, "kid", &kid)) {
+            return "\"kid\" is not a string";
+        }
+        key->kid = std::string(kid);
+    }
     std::string_view use;
     if (json_object_get(jwk, "use") && (!json_string_member(jwk, "use", &use) || use != "sig")) {
         return "\"use\" is not \"sig\"";
@@ -56,13 +63,6 @@ std::string import_key(json_t *jwk, Key *key)
         if (!verify) {
             return "\"key_ops\" lacks \"verify\"";
         }
-    }
-    std::string_view kid;
-    if (json_object_get(jwk, "kid")) {
-        if (!json_string_member(jwk, "kid", &kid)) {
-            return "\"kid\" is not a string";
-        }
-        key->kid = std::string(kid);
     }
     std::string_view alg;
     if (json_object_get(jwk, "alg")) {
@@ -119,8 +119,17 @@ std::string import_key(json_t *jwk, Key *key)
     if (!key->jwk) {
         return std::string("rejected by cjose: ") + (err.message ? err.message : "invalid key");
     }
-    if (key->kty == KeyType::RSA && cjose_jwk_get_keysize(key->jwk.get(), &err) < kMinRsaBits) {
-        return "RSA key shorter than 2048 bits";
+    // RFC 7518 §3.3 and §3.4: an RSA signature is exactly the modulus length
+    // and an ECDSA one is R||S at the curve's width. cjose accepts longer
+    // ones, which would make signatures malleable.
+    if (key->kty == KeyType::RSA) {
+        size_t bits = cjose_jwk_get_keysize(key->jwk.get(), &err);
+        if (bits < kMinRsaBits) {
+            return "RSA key shorter than 2048 bits";
+        }
+        key->signature_size = (bits + 7) / 8;
+    } else {
+        key->signature_size = key->crv == Curve::P256 ? 64 : key->crv == Curve::P384 ? 96 : 132;
     }
     return {};
 }

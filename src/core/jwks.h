@@ -23,6 +23,7 @@ struct Key {
     KeyType kty;
     Curve crv;                     // Curve::none for RSA
     std::optional<Algorithm> alg;  // the JWK's own "alg", if it names one
+    size_t signature_size = 0;     // the only valid signature length for this key
     JwkPtr jwk;
 
     // Whether this key may verify a token signed with alg (type, curve and

@@ -4,6 +4,7 @@
 #include <limits>
 #include <new>
 #include <string_view>
+#include <utility>
 
 #include "json.h"
 
@@ -67,18 +68,17 @@ bool valid_utf8(std::string_view s)
     return true;
 }
 
-std::string printable(std::string_view s)
+std::string ascii_only(std::string s)
 {
-    std::string out(s);
-    if (!valid_utf8(s)) {
-        for (char &c : out) {
-            if (static_cast<unsigned char>(c) >= 0x80) {
-                c = '?';
-            }
+    for (char &c : s) {
+        if (static_cast<unsigned char>(c) >= 0x80) {
+            c = '?';
         }
     }
-    return out;
+    return s;
 }
+
+std::string printable(std::string_view s) { return valid_utf8(s) ? std::string(s) : ascii_only(std::string(s)); }
 
 // --- JSON ---------------------------------------------------------------
 
@@ -90,19 +90,29 @@ json_t *checked(json_t *value)
     return value;
 }
 
-// Takes ownership of value, as json_object_set_new does.
+// Takes ownership of value, as json_object_set_new does. Should jansson's
+// idea of UTF-8 ever differ from ours, the key goes out as plain ASCII
+// rather than the status page failing.
 void set(json_t *object, std::string_view key, json_t *value)
 {
-    const std::string k = printable(key);
-    if (json_object_setn_new(object, k.data(), k.size(), value) != 0) {
-        throw std::bad_alloc();
+    const JsonPtr owned(checked(value));
+    std::string k = printable(key);
+    if (json_object_setn(object, k.data(), k.size(), value) != 0) {
+        k = ascii_only(std::move(k));
+        if (json_object_setn(object, k.data(), k.size(), value) != 0) {
+            throw std::bad_alloc();
+        }
     }
 }
 
 json_t *string_value(std::string_view s)
 {
     const std::string p = printable(s);
-    return checked(json_stringn(p.data(), p.size()));
+    if (json_t *value = json_stringn(p.data(), p.size())) {
+        return value;
+    }
+    const std::string ascii = ascii_only(p);
+    return checked(json_stringn(ascii.data(), ascii.size()));
 }
 
 json_t *string_or_null(std::string_view s) { return s.empty() ? checked(json_null()) : string_value(s); }

@@ -52,8 +52,10 @@ Status Token::parse(std::string_view compact, Token *out) noexcept
             decode_object(payload_part, &token.claims_) != Status::ok) {
             return Status::malformed;
         }
+        // An empty signature is well-formed (RFC 7515 unsecured JWS); verify()
+        // refuses it as alg_not_allowed or bad_signature, which says more.
         std::string signature;
-        if (signature_part.empty() || !base64url_decode(signature_part, &signature)) {
+        if (!base64url_decode(signature_part, &signature)) {
             return Status::malformed;
         }
         if (!json_string_member(token.header_.get(), "alg", &token.alg_)) {
@@ -64,6 +66,7 @@ Status Token::parse(std::string_view compact, Token *out) noexcept
             return Status::malformed;
         }
         token.has_kid_ = present;
+        token.signature_size_ = signature.size();
         if (!optional_string(token.claims_.get(), "iss", &token.issuer_, &present)) {
             return Status::malformed_claim;
         }

@@ -28,6 +28,7 @@ public:
     std::string_view alg() const noexcept { return alg_; }
     std::string_view issuer() const noexcept { return issuer_; }
     bool has_kid() const noexcept { return has_kid_; }
+    size_t signature_size() const noexcept { return signature_size_; }  // decoded bytes
     std::string_view kid() const noexcept { return kid_; }
 
 private:
@@ -38,6 +39,7 @@ private:
     std::string_view issuer_;
     std::string_view kid_;
     bool has_kid_ = false;
+    size_t signature_size_ = 0;
 };
 
 }  // namespace m2m

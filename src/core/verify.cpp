@@ -57,11 +57,13 @@ Status check_signature(const Token &token, Algorithm alg, const KeySet &keys)
             continue;
         }
         fitting_key_seen = true;
-        if (cjose_jws_verify(jws.get(), key.jwk.get(), &err)) {
+        if (token.signature_size() == key.signature_size && cjose_jws_verify(jws.get(), key.jwk.get(), &err)) {
             return Status::ok;
         }
     }
-    if (token.has_kid() && !kid_seen) {
+    // Without a kid, "no key of the right type" is the kid-less unknown_kid:
+    // a remote issuer may have published it since.
+    if (token.has_kid() ? !kid_seen : !fitting_key_seen) {
         return Status::unknown_kid;
     }
     return fitting_key_seen ? Status::bad_signature : Status::key_alg_mismatch;
