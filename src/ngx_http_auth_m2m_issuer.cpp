@@ -16,11 +16,14 @@ namespace {
 typedef char *(*ngx_http_auth_m2m_issuer_setter_pt)(ngx_conf_t *cf,
     ngx_http_auth_m2m_issuer_t *issuer, ngx_str_t *args, ngx_uint_t nargs);
 
+typedef std::vector<std::string> m2m::IssuerPolicy::*ngx_http_auth_m2m_list_t;
+
 typedef struct {
     const char                           *name;
     ngx_uint_t                            min_args;
     ngx_uint_t                            max_args;   /* 0: unbounded */
-    ngx_http_auth_m2m_issuer_setter_pt    set;
+    ngx_http_auth_m2m_issuer_setter_pt    set;        /* NULL: a plain list */
+    ngx_http_auth_m2m_list_t              list;       /* ... stored here */
 } ngx_http_auth_m2m_issuer_directive_t;
 
 
@@ -175,15 +178,6 @@ set_jwks_file(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
 
 
 char *
-set_audience(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
-    ngx_str_t *args, ngx_uint_t nargs)
-{
-    issuer->policy->audiences = to_strings(args, nargs);
-    return NGX_CONF_OK;
-}
-
-
-char *
 set_algorithms(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
     ngx_str_t *args, ngx_uint_t nargs)
 {
@@ -231,33 +225,6 @@ set_leeway(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
     }
 
     issuer->policy->leeway = leeway;
-    return NGX_CONF_OK;
-}
-
-
-char *
-set_client_id_claim(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
-    ngx_str_t *args, ngx_uint_t nargs)
-{
-    issuer->policy->client_id_claims = to_strings(args, nargs);
-    return NGX_CONF_OK;
-}
-
-
-char *
-set_scope_claim(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
-    ngx_str_t *args, ngx_uint_t nargs)
-{
-    issuer->policy->scope_claims = to_strings(args, nargs);
-    return NGX_CONF_OK;
-}
-
-
-char *
-set_require_typ(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
-    ngx_str_t *args, ngx_uint_t nargs)
-{
-    issuer->policy->require_typ = to_strings(args, nargs);
     return NGX_CONF_OK;
 }
 
@@ -396,21 +363,22 @@ set_trusted_certificate(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
 
 const ngx_http_auth_m2m_issuer_directive_t  ngx_http_auth_m2m_issuer_directives[]
 = {
-    { "issuer",          1, 1, set_issuer },
-    { "jwks_file",       1, 1, set_jwks_file },
-    { "audience",        1, 0, set_audience },
-    { "algorithms",      1, 0, set_algorithms },
-    { "leeway",          1, 1, set_leeway },
-    { "client_id_claim", 1, 0, set_client_id_claim },
-    { "scope_claim",     1, 0, set_scope_claim },
-    { "require_typ",     1, 0, set_require_typ },
-    { "jwks_uri",        1, 1, set_jwks_uri },
-    { "discovery",       1, 1, set_discovery },
-    { "refresh",         1, 1, set_refresh },
-    { "fetch_timeout",   1, 1, set_fetch_timeout },
-    { "jwks_max_size",   1, 1, set_jwks_max_size },
-    { "kid_refetch_cooldown", 1, 1, set_kid_refetch_cooldown },
-    { "trusted_certificate", 1, 1, set_trusted_certificate },
+    { "issuer",               1, 1, set_issuer, NULL },
+    { "jwks_file",            1, 1, set_jwks_file, NULL },
+    { "audience",             1, 0, NULL, &m2m::IssuerPolicy::audiences },
+    { "algorithms",           1, 0, set_algorithms, NULL },
+    { "leeway",               1, 1, set_leeway, NULL },
+    { "client_id_claim",      1, 0, NULL,
+      &m2m::IssuerPolicy::client_id_claims },
+    { "scope_claim",          1, 0, NULL, &m2m::IssuerPolicy::scope_claims },
+    { "require_typ",          1, 0, NULL, &m2m::IssuerPolicy::require_typ },
+    { "jwks_uri",             1, 1, set_jwks_uri, NULL },
+    { "discovery",            1, 1, set_discovery, NULL },
+    { "refresh",              1, 1, set_refresh, NULL },
+    { "fetch_timeout",        1, 1, set_fetch_timeout, NULL },
+    { "jwks_max_size",        1, 1, set_jwks_max_size, NULL },
+    { "kid_refetch_cooldown", 1, 1, set_kid_refetch_cooldown, NULL },
+    { "trusted_certificate",  1, 1, set_trusted_certificate, NULL },
 };
 
 
@@ -456,7 +424,13 @@ ngx_http_auth_m2m_issuer_line(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
         ctx->seen |= 1u << i;
 
         try {
-            rv = d.set(cf, ctx->issuer, &value[1], nargs);
+            if (d.set) {
+                rv = d.set(cf, ctx->issuer, &value[1], nargs);
+
+            } else {
+                ctx->issuer->policy->*d.list = to_strings(&value[1], nargs);
+                rv = NGX_CONF_OK;
+            }
 
         } catch (const std::exception &e) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": %s",

@@ -115,6 +115,38 @@ ngx_http_auth_m2m_rearm(ngx_http_auth_m2m_issuer_t *issuer)
 }
 
 
+/* With the zone locked: an attempt ended, whatever its outcome. Bumping
+ * "attempts" is what wakes the waiting requests of every worker. */
+void
+ngx_http_auth_m2m_attempt_done_locked(ngx_http_auth_m2m_issuer_sh_t *sh)
+{
+    sh->attempts++;
+
+    if (sh->owner == ngx_pid) {
+        sh->owner = 0;
+    }
+}
+
+
+/* With the zone locked: the server answered with keys, new or unchanged. */
+void
+ngx_http_auth_m2m_success_locked(ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_http_auth_m2m_fetch_t *f)
+{
+    time_t                          now = ngx_time();
+    ngx_http_auth_m2m_issuer_sh_t  *sh = issuer->sh;
+
+    sh->failures = 0;
+    sh->last_success = now;
+    sh->next_refresh = now + m2m::next_refresh_after_success(
+                                 ngx_http_auth_m2m_refresh_policy(issuer),
+                                 f->response->max_age(),
+                                 ngx_http_auth_m2m_jitter_unit());
+
+    ngx_http_auth_m2m_attempt_done_locked(sh);
+}
+
+
 void
 ngx_http_auth_m2m_fetch_failed(ngx_http_auth_m2m_issuer_t *issuer,
     ngx_str_t *url, const char *reason)
@@ -135,11 +167,7 @@ ngx_http_auth_m2m_fetch_failed(ngx_http_auth_m2m_issuer_t *issuer,
                              reinterpret_cast<const u_char *>(reason),
                              ngx_strlen(reason));
     sh->fetch_failed++;
-    sh->attempts++;
-
-    if (sh->owner == ngx_pid) {
-        sh->owner = 0;
-    }
+    ngx_http_auth_m2m_attempt_done_locked(sh);
 
     ngx_shmtx_unlock(&issuer->shpool->mutex);
 
@@ -156,23 +184,10 @@ void
 ngx_http_auth_m2m_fetch_not_modified(ngx_http_auth_m2m_issuer_t *issuer,
     ngx_http_auth_m2m_fetch_t *f)
 {
-    time_t                          now = ngx_time();
-    ngx_http_auth_m2m_issuer_sh_t  *sh = issuer->sh;
-
     ngx_shmtx_lock(&issuer->shpool->mutex);
 
-    sh->failures = 0;
-    sh->last_success = now;
-    sh->next_refresh = now + m2m::next_refresh_after_success(
-                                 ngx_http_auth_m2m_refresh_policy(issuer),
-                                 f->response->max_age(),
-                                 ngx_http_auth_m2m_jitter_unit());
-    sh->fetch_not_modified++;
-    sh->attempts++;
-
-    if (sh->owner == ngx_pid) {
-        sh->owner = 0;
-    }
+    issuer->sh->fetch_not_modified++;
+    ngx_http_auth_m2m_success_locked(issuer, f);
 
     ngx_shmtx_unlock(&issuer->shpool->mutex);
 }
@@ -183,7 +198,6 @@ const char *
 ngx_http_auth_m2m_store_keys(ngx_http_auth_m2m_issuer_t *issuer,
     ngx_http_auth_m2m_fetch_t *f, m2m::JwksParseResult *parsed)
 {
-    time_t                          now = ngx_time();
     u_char                         *copy;
     ngx_uint_t                      generation;
     const std::string              &body = f->response->body();
@@ -225,20 +239,10 @@ ngx_http_auth_m2m_store_keys(ngx_http_auth_m2m_issuer_t *issuer,
         sh->last_modified_len = 0;
     }
 
-    sh->failures = 0;
-    sh->last_success = now;
-    sh->next_refresh = now + m2m::next_refresh_after_success(
-                                 ngx_http_auth_m2m_refresh_policy(issuer),
-                                 f->response->max_age(),
-                                 ngx_http_auth_m2m_jitter_unit());
     sh->fetch_ok++;
     generation = sh->generation + 1;
     sh->generation = generation;
-    sh->attempts++;
-
-    if (sh->owner == ngx_pid) {
-        sh->owner = 0;
-    }
+    ngx_http_auth_m2m_success_locked(issuer, f);
 
     ngx_shmtx_unlock(&issuer->shpool->mutex);
 

@@ -138,13 +138,13 @@ ngx_http_auth_m2m_variable(ngx_http_request_t *r,
 }
 
 
-/* $m2m_claim_NAME and $m2m_header_NAME: data is the variable's full name. */
+/* Renders the JSON value `pick` finds in a verified token; empty when the
+ * token did not verify or the value is absent. */
+template <typename Pick>
 ngx_int_t
-ngx_http_auth_m2m_prefix_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data, ngx_str_t *prefix,
-    bool header)
+ngx_http_auth_m2m_json_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, Pick pick)
 {
-    ngx_str_t                *name = reinterpret_cast<ngx_str_t *>(data);
     const m2m::Verification  *verified;
 
     try {
@@ -154,15 +154,8 @@ ngx_http_auth_m2m_prefix_variable(ngx_http_request_t *r,
             return NGX_OK;
         }
 
-        std::string_view  member(
-            reinterpret_cast<char *>(name->data) + prefix->len,
-            name->len - prefix->len);
-
-        const json_t  *object = header ? verified->token.header()
-                                       : verified->token.claims();
-
         return ngx_http_auth_m2m_set_value(r, v,
-                   m2m::render_claim(m2m::find_claim(object, member)));
+                                           m2m::render_claim(pick(*verified)));
 
     } catch (const std::exception &e) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
@@ -172,13 +165,27 @@ ngx_http_auth_m2m_prefix_variable(ngx_http_request_t *r,
 }
 
 
+/* $m2m_claim_NAME and $m2m_header_NAME: data is the variable's full name. */
+std::string_view
+ngx_http_auth_m2m_suffix(uintptr_t data, ngx_str_t *prefix)
+{
+    ngx_str_t  *name = reinterpret_cast<ngx_str_t *>(data);
+
+    return std::string_view(reinterpret_cast<char *>(name->data) + prefix->len,
+                            name->len - prefix->len);
+}
+
+
 ngx_int_t
 ngx_http_auth_m2m_claim_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    return ngx_http_auth_m2m_prefix_variable(r, v, data,
-                                             &ngx_http_auth_m2m_claim_prefix,
-                                             false);
+    return ngx_http_auth_m2m_json_variable(r, v,
+        [data](const m2m::Verification &verified) {
+            return m2m::find_claim(verified.token.claims(),
+                                   ngx_http_auth_m2m_suffix(data,
+                                       &ngx_http_auth_m2m_claim_prefix));
+        });
 }
 
 
@@ -186,9 +193,12 @@ ngx_int_t
 ngx_http_auth_m2m_header_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    return ngx_http_auth_m2m_prefix_variable(r, v, data,
-                                             &ngx_http_auth_m2m_header_prefix,
-                                             true);
+    return ngx_http_auth_m2m_json_variable(r, v,
+        [data](const m2m::Verification &verified) {
+            return m2m::find_claim(verified.token.header(),
+                                   ngx_http_auth_m2m_suffix(data,
+                                       &ngx_http_auth_m2m_header_prefix));
+        });
 }
 
 
@@ -200,24 +210,10 @@ ngx_http_auth_m2m_claim_path_variable(ngx_http_request_t *r,
     const ngx_http_auth_m2m_strings_t  *path =
         reinterpret_cast<const ngx_http_auth_m2m_strings_t *>(data);
 
-    const m2m::Verification  *verified;
-
-    try {
-        verified = ngx_http_auth_m2m_verified(r);
-        if (verified == NULL) {
-            v->not_found = 1;
-            return NGX_OK;
-        }
-
-        return ngx_http_auth_m2m_set_value(r, v,
-                   m2m::render_claim(m2m::find_claim_path(
-                                         verified->token.claims(), *path)));
-
-    } catch (const std::exception &e) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "auth_m2m: variable failed: %s", e.what());
-        return NGX_ERROR;
-    }
+    return ngx_http_auth_m2m_json_variable(r, v,
+        [path](const m2m::Verification &verified) {
+            return m2m::find_claim_path(verified.token.claims(), *path);
+        });
 }
 
 
