@@ -175,6 +175,7 @@ void ngx_http_auth_m2m_count(ngx_http_request_t *r, m2m::Status status);
 
 /* ngx_http_auth_m2m_refresh.cpp */
 ngx_int_t ngx_http_auth_m2m_init_process(ngx_cycle_t *cycle);
+void ngx_http_auth_m2m_exit_process(ngx_cycle_t *cycle);
 void ngx_http_auth_m2m_sync_keys(ngx_http_auth_m2m_issuer_t *issuer);
 void ngx_http_auth_m2m_sync_all(ngx_http_auth_m2m_main_conf_t *amcf);
 ngx_http_auth_m2m_issuer_t *ngx_http_auth_m2m_issuer_of(

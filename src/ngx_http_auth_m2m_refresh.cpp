@@ -743,6 +743,49 @@ ngx_http_auth_m2m_retry_after(ngx_http_auth_m2m_issuer_t *issuer)
 }
 
 
+/*
+ * A worker leaving (reload, quit) with a fetch in flight: close it and hand
+ * the lock back at once, so the next generation of workers need not wait
+ * for the lock's deadline.
+ */
+void
+ngx_http_auth_m2m_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t                      i;
+    ngx_http_auth_m2m_issuer_t    **issuers;
+    ngx_http_auth_m2m_main_conf_t  *amcf;
+
+    amcf = static_cast<ngx_http_auth_m2m_main_conf_t *>(
+               ngx_http_cycle_get_module_main_conf(cycle,
+                                                   ngx_http_auth_m2m_module));
+    if (amcf == NULL) {
+        return;
+    }
+
+    issuers = static_cast<ngx_http_auth_m2m_issuer_t **>(amcf->issuers.elts);
+
+    for (i = 0; i < amcf->issuers.nelts; i++) {
+        ngx_http_auth_m2m_issuer_t  *issuer = issuers[i];
+
+        if (issuer->fetch == NULL) {
+            continue;
+        }
+
+        ngx_http_auth_m2m_fetch_destroy(issuer->fetch);
+        issuer->fetch = NULL;
+
+        ngx_shmtx_lock(&issuer->shpool->mutex);
+
+        if (issuer->sh->owner == ngx_pid) {
+            issuer->sh->owner = 0;
+            issuer->sh->refetch_requested = 1;
+        }
+
+        ngx_shmtx_unlock(&issuer->shpool->mutex);
+    }
+}
+
+
 ngx_int_t
 ngx_http_auth_m2m_init_process(ngx_cycle_t *cycle)
 {

@@ -153,6 +153,9 @@ ngx_http_auth_m2m_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
         ngx_sprintf(shpool->log_ctx, " in auth_m2m zone \"%V\"%Z",
                     &shm_zone->shm.name);
+
+        /* a full zone fails a refresh, which we log once with the issuer */
+        shpool->log_nomem = 0;
     }
 
     issuers = static_cast<ngx_http_auth_m2m_issuer_t **>(amcf->issuers.elts);

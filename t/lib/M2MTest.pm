@@ -560,4 +560,72 @@ sub jwe {
         enc => 'A128GCM');
 }
 
+# ---------------------------------------------------------------- remote keys
+# (appended for the t/1x remote-key files)
+
+# GET the auth_m2m_status page (opt: path, default /status; port name) and
+# decode its JSON. undef unless the answer is 200 with a JSON object.
+sub status_json {
+    my ($self, %opt) = @_;
+    my $r = $self->get($opt{path} // '/status', port => $opt{port});
+    return undef unless $r->{status} == 200;
+    my $j = eval { JSON::PP->new->decode($r->{content}) };
+    return ref $j eq 'HASH' ? $j : undef;
+}
+
+# One issuer's object from the status page (undef if missing).
+sub issuer_status {
+    my ($self, $name, %opt) = @_;
+    my $s = $self->status_json(%opt) or return undef;
+    return $s->{issuers}{$name};
+}
+
+# Polls the status page until $cond->($issuer_object) is true; returns that
+# object, or undef after $timeout (default 10) seconds.
+sub wait_issuer {
+    my ($self, $name, $cond, $timeout, %opt) = @_;
+    my $last;
+    my $ok = _poll($timeout // 10, sub {
+        $last = $self->issuer_status($name, %opt);
+        return $last && $cond->($last);
+    });
+    return $ok ? $last : undef;
+}
+
+# Lines of a log file matching $re (default error.log).
+sub grep_log {
+    my ($self, $re, $rel) = @_;
+    return grep { $_ =~ $re } $self->log_lines($rel // 'error.log');
+}
+
+# Worker pids holding an ESTABLISHED TCP connection to 127.0.0.1:$port
+# (IPv4 or v4-mapped), found through /proc/net/tcp{,6} (socket inodes) and
+# /proc/<pid>/fd. Needs to see the workers' fds: same user, or root.
+sub pids_connected_to {
+    my ($self, $port) = @_;
+    my %inode;
+    for my $file ('/proc/net/tcp', '/proc/net/tcp6') {
+        open my $fh, '<', $file or next;
+        my $head = <$fh>;
+        while (my $l = <$fh>) {
+            my @f = split ' ', $l;
+            next unless @f > 9 && $f[3] eq '01';    # TCP_ESTABLISHED
+            my ($rport) = $f[2] =~ /:([0-9A-Fa-f]{4})$/ or next;
+            $inode{ $f[9] } = 1 if hex($rport) == $port && $f[9];
+        }
+    }
+    my @pids;
+    for my $pid ($self->worker_pids) {
+        opendir my $d, "/proc/$pid/fd" or next;
+        for my $fd (readdir $d) {
+            my $link = readlink("/proc/$pid/fd/$fd") // next;
+            if ($link =~ /^socket:\[(\d+)\]$/ && $inode{$1}) {
+                push @pids, $pid;
+                last;
+            }
+        }
+    }
+    return @pids;
+}
+
 1;
