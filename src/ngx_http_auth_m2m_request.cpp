@@ -236,6 +236,8 @@ ngx_http_auth_m2m_state(ngx_http_request_t *r)
     alcf = static_cast<ngx_http_auth_m2m_loc_conf_t *>(
                ngx_http_get_module_loc_conf(r, ngx_http_auth_m2m_module));
 
+    state = NULL;
+
     try {
         state = ngx_http_auth_m2m_find_state(r);
 
@@ -264,6 +266,11 @@ ngx_http_auth_m2m_state(ngx_http_request_t *r)
     } catch (const std::exception &e) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "auth_m2m: verification failed: %s", e.what());
+
+        if (state) {
+            state->busy = false;
+        }
+
         return NULL;
     }
 }
