@@ -13,7 +13,7 @@ module="$build/ngx_http_auth_m2m_module.so"
 # Everything the build, the tests and the demo need, as Debian packages.
 packages=(nginx nginx-dev build-essential pkg-config libssl-dev libjansson-dev
           libcjose-dev check libcrypt-jwt-perl python3-jwt python3-cryptography
-          openssl curl libio-socket-ssl-perl wrk)
+          openssl curl libio-socket-ssl-perl libnet-dns-perl wrk)
 
 log() { printf '>>> %s\n' "$*" >&2; }
 
