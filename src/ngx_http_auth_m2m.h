@@ -89,7 +89,8 @@ typedef struct {
     ngx_event_t                   tick;
     ngx_http_auth_m2m_fetch_t    *fetch;        /* in flight from here */
     ngx_msec_t                    fetch_deadline;
-    ngx_http_auth_m2m_target_t   *discovered;   /* jwks_uri from discovery */
+    ngx_http_auth_m2m_target_t   *discovered;   /* jwks_uri from discovery, */
+    ngx_pool_t                   *discovered_pool;  /* allocated here */
 } ngx_http_auth_m2m_issuer_t;
 
 
@@ -186,7 +187,8 @@ time_t ngx_http_auth_m2m_retry_after(ngx_http_auth_m2m_issuer_t *issuer);
 
 /* ngx_http_auth_m2m_target.cpp */
 ngx_int_t ngx_http_auth_m2m_parse_target(ngx_pool_t *pool, ngx_log_t *log,
-    ngx_str_t *url, ngx_http_auth_m2m_target_t *target, ngx_uint_t resolve);
+    ngx_uint_t level, ngx_str_t *url, ngx_http_auth_m2m_target_t *target,
+    ngx_uint_t resolve);
 
 /* ngx_http_auth_m2m_status.cpp */
 char *ngx_http_auth_m2m_status(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -54,6 +54,12 @@ ngx_http_auth_m2m_fetch_close(ngx_http_auth_m2m_fetch_t *f)
 {
     ngx_connection_t  *c = f->peer.connection;
 
+    /* the resolver would otherwise call back into a destroyed fetch */
+    if (f->resolve) {
+        ngx_resolve_name_done(f->resolve);
+        f->resolve = NULL;
+    }
+
     if (c == NULL) {
         return;
     }
@@ -291,6 +297,11 @@ ngx_http_auth_m2m_fetch_tls(ngx_http_auth_m2m_fetch_t *f)
     ngx_int_t          rc;
     ngx_connection_t  *c = f->peer.connection;
 
+    if (f->ssl == NULL) {
+        ngx_http_auth_m2m_fetch_finish(f, "tls_not_configured");
+        return;
+    }
+
     if (ngx_ssl_create_connection(f->ssl, c, NGX_SSL_BUFFER|NGX_SSL_CLIENT)
         != NGX_OK)
     {
@@ -409,6 +420,8 @@ ngx_http_auth_m2m_fetch_resolved(ngx_resolver_ctx_t *resolve)
     ngx_http_auth_m2m_fetch_t  *f =
         static_cast<ngx_http_auth_m2m_fetch_t *>(resolve->data);
 
+    f->resolve = NULL;
+
     if (resolve->state) {
         ngx_log_error(NGX_LOG_INFO, f->log, 0,
                       "%V could not be resolved (%i: %s)", &resolve->name,
@@ -472,11 +485,16 @@ ngx_http_auth_m2m_fetch_create(ngx_log_t *log, ngx_str_t *issuer_name,
 
     f = static_cast<ngx_http_auth_m2m_fetch_t *>(
             ngx_pcalloc(pool, sizeof(ngx_http_auth_m2m_fetch_t)));
-    f->log = static_cast<ngx_log_t *>(ngx_palloc(pool, sizeof(ngx_log_t)));
     lctx = static_cast<ngx_http_auth_m2m_fetch_log_ctx_t *>(
                ngx_pcalloc(pool, sizeof(ngx_http_auth_m2m_fetch_log_ctx_t)));
 
-    if (f == NULL || f->log == NULL || lctx == NULL) {
+    if (f == NULL || lctx == NULL) {
+        ngx_destroy_pool(pool);
+        return NULL;
+    }
+
+    f->log = static_cast<ngx_log_t *>(ngx_palloc(pool, sizeof(ngx_log_t)));
+    if (f->log == NULL) {
         ngx_destroy_pool(pool);
         return NULL;
     }
@@ -560,8 +578,15 @@ ngx_http_auth_m2m_fetch_start(ngx_http_auth_m2m_fetch_t *f)
     resolve->handler = ngx_http_auth_m2m_fetch_resolved;
     resolve->data = f;
     resolve->timeout = f->resolver_timeout;
+    resolve->cancelable = 1;
+
+    /* an IP literal is answered at once, from a context on our stack */
+    if (!resolve->quick) {
+        f->resolve = resolve;
+    }
 
     if (ngx_resolve_name(resolve) != NGX_OK) {
+        f->resolve = NULL;
         ngx_http_auth_m2m_fetch_finish(f, "resolve_failed");
     }
 }

@@ -37,6 +37,7 @@ struct ngx_http_auth_m2m_fetch_s {
     /* private */
     ngx_pool_t                       *pool;
     ngx_log_t                        *log;
+    ngx_resolver_ctx_t               *resolve;      /* a lookup in flight */
     ngx_peer_connection_t             peer;
     ngx_addr_t                       *addrs;
     ngx_uint_t                        naddrs;

@@ -255,8 +255,8 @@ set_remote(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer, ngx_str_t *url,
     }
 
     /* resolved once the whole http block shows whether a resolver is set */
-    if (ngx_http_auth_m2m_parse_target(cf->pool, cf->log, url, &issuer->target,
-                                       0)
+    if (ngx_http_auth_m2m_parse_target(cf->pool, cf->log, NGX_LOG_EMERG, url,
+                                       &issuer->target, 0)
         != NGX_OK)
     {
         return static_cast<char *>(NGX_CONF_ERROR);
@@ -476,7 +476,8 @@ ngx_http_auth_m2m_finish_issuer(ngx_conf_t *cf,
 
     if (issuer->trusted_certificate.len
         && (issuer->source == NGX_HTTP_AUTH_M2M_SOURCE_FILE
-            || !issuer->target.https))
+            || (issuer->source == NGX_HTTP_AUTH_M2M_SOURCE_URI
+                && !issuer->target.https)))
     {
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
                            "auth_m2m_issuer \"%V\": \"trusted_certificate\" "
@@ -571,8 +572,8 @@ ngx_http_auth_m2m_prepare_remote(ngx_conf_t *cf,
     } else {
         ngx_str_t  url = issuer->target.url;
 
-        if (ngx_http_auth_m2m_parse_target(cf->pool, cf->log, &url,
-                                           &issuer->target, 1)
+        if (ngx_http_auth_m2m_parse_target(cf->pool, cf->log, NGX_LOG_EMERG,
+                                           &url, &issuer->target, 1)
             != NGX_OK)
         {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
@@ -583,14 +584,18 @@ ngx_http_auth_m2m_prepare_remote(ngx_conf_t *cf,
         }
     }
 
-    if (!issuer->target.https) {
+    /* a discovery document on an internal http:// address may name an
+     * https:// jwks_uri, so discovery always gets a TLS context */
+    if (!issuer->target.https
+        && issuer->source != NGX_HTTP_AUTH_M2M_SOURCE_DISCOVERY)
+    {
         return NGX_OK;
     }
 
 #if (NGX_SSL)
     return ngx_http_auth_m2m_create_ssl(cf, issuer);
 #else
-    return NGX_ERROR;
+    return issuer->target.https ? NGX_ERROR : NGX_OK;
 #endif
 }
 

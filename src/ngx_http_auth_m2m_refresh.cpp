@@ -305,13 +305,16 @@ ngx_http_auth_m2m_start_stage(ngx_http_auth_m2m_issuer_t *issuer,
 }
 
 
-/* The jwks_uri a discovery document named: reused while it stays the same,
- * so a worker does not grow a new target every refresh. */
+/* The jwks_uri a discovery document named: reused while it stays the same;
+ * a new one gets a pool of its own and the previous pool goes, so a worker
+ * does not grow with every refresh. */
 const char *
 ngx_http_auth_m2m_discovered_target(ngx_http_auth_m2m_issuer_t *issuer,
     const std::string &uri, ngx_http_auth_m2m_target_t **out)
 {
+    const char                  *error = NULL;
     ngx_str_t                    url;
+    ngx_pool_t                  *pool;
     ngx_http_auth_m2m_target_t  *t, *d = issuer->discovered;
 
     if (d && d->url.len == uri.size()
@@ -321,35 +324,52 @@ ngx_http_auth_m2m_discovered_target(ngx_http_auth_m2m_issuer_t *issuer,
         return NULL;
     }
 
-    t = static_cast<ngx_http_auth_m2m_target_t *>(
-            ngx_pcalloc(ngx_cycle->pool, sizeof(ngx_http_auth_m2m_target_t)));
-    if (t == NULL
-        || ngx_http_auth_m2m_copy_str(ngx_cycle->pool, uri, &url) != NGX_OK)
-    {
+    pool = ngx_create_pool(1024, ngx_cycle->log);
+    if (pool == NULL) {
         return "out_of_memory";
     }
 
-    if (ngx_http_auth_m2m_parse_target(ngx_cycle->pool, ngx_cycle->log, &url,
-                                       t, 0)
-        != NGX_OK)
-    {
-        return "discovery_bad_jwks_uri";
-    }
+    t = static_cast<ngx_http_auth_m2m_target_t *>(
+            ngx_pcalloc(pool, sizeof(ngx_http_auth_m2m_target_t)));
 
-    if (issuer->resolver == NULL) {
+    if (t == NULL || ngx_http_auth_m2m_copy_str(pool, uri, &url) != NGX_OK) {
+        error = "out_of_memory";
+
+    } else if (ngx_http_auth_m2m_parse_target(pool, ngx_cycle->log,
+                                              NGX_LOG_INFO, &url, t, 0)
+               != NGX_OK)
+    {
+        error = "discovery_bad_jwks_uri";
+
+    } else if (issuer->target.https && !t->https) {
+        /* keys must not travel with less protection than their metadata */
+        error = "discovery_jwks_uri_not_https";
+
+    } else if (issuer->resolver == NULL) {
         /* without a resolver only the discovery host's addresses are known */
         if (t->host.len != issuer->target.host.len
             || ngx_strncasecmp(t->host.data, issuer->target.host.data,
                                t->host.len) != 0
             || t->port != issuer->target.port)
         {
-            return "jwks_uri_host_needs_resolver";
-        }
+            error = "jwks_uri_host_needs_resolver";
 
-        t->addrs = issuer->target.addrs;
-        t->naddrs = issuer->target.naddrs;
+        } else {
+            t->addrs = issuer->target.addrs;
+            t->naddrs = issuer->target.naddrs;
+        }
     }
 
+    if (error) {
+        ngx_destroy_pool(pool);
+        return error;
+    }
+
+    if (issuer->discovered_pool) {
+        ngx_destroy_pool(issuer->discovered_pool);
+    }
+
+    issuer->discovered_pool = pool;
     issuer->discovered = t;
     *out = t;
 
@@ -576,6 +596,13 @@ ngx_http_auth_m2m_wait_handler(ngx_http_request_t *r)
         ngx_http_auth_m2m_forget(state);
     }
 
+    /* as limit_req does after its delay: level-triggered methods need the
+     * read event re-armed before reading is blocked */
+    if (ngx_handle_read_event(r->connection->read, 0) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
     r->read_event_handler = ngx_http_block_reading;
     r->write_event_handler = ngx_http_core_run_phases;
 
@@ -599,6 +626,12 @@ ngx_http_auth_m2m_sync_keys(ngx_http_auth_m2m_issuer_t *issuer)
     ngx_shmtx_lock(&issuer->shpool->mutex);
 
     generation = sh->generation;
+
+    if (sh->jwks == NULL) {
+        ngx_shmtx_unlock(&issuer->shpool->mutex);
+        issuer->generation = generation;
+        return;
+    }
 
     try {
         text.assign(reinterpret_cast<char *>(sh->jwks), sh->jwks_len);

@@ -38,7 +38,7 @@ m2m::IssuerReport
 ngx_http_auth_m2m_issuer_report(ngx_http_auth_m2m_issuer_t *issuer)
 {
     m2m::IssuerReport               report;
-    ngx_http_auth_m2m_issuer_sh_t  *sh = issuer->sh;
+    ngx_http_auth_m2m_issuer_sh_t  *sh = issuer->sh, copy;
 
     ngx_http_auth_m2m_sync_keys(issuer);
 
@@ -62,21 +62,22 @@ ngx_http_auth_m2m_issuer_report(ngx_http_auth_m2m_issuer_t *issuer)
     report.location = to_string(issuer->target.url.data,
                                 issuer->target.url.len);
 
+    /* a plain copy under the lock: nothing that can throw while holding it */
     ngx_shmtx_lock(&issuer->shpool->mutex);
-
-    report.jwks_uri = to_string(sh->jwks_uri, sh->jwks_uri_len);
-    report.generation = sh->generation;
-    report.last_attempt = sh->last_attempt;
-    report.last_success = sh->last_success;
-    report.last_error_time = sh->last_error_time;
-    report.last_error = to_string(sh->last_error, sh->last_error_len);
-    report.next_refresh = sh->next_refresh;
-    report.fetch_ok = sh->fetch_ok;
-    report.fetch_failed = sh->fetch_failed;
-    report.fetch_not_modified = sh->fetch_not_modified;
-    report.fetch_kid_triggered = sh->fetch_kid_triggered;
-
+    ngx_memcpy(&copy, sh, sizeof(ngx_http_auth_m2m_issuer_sh_t));
     ngx_shmtx_unlock(&issuer->shpool->mutex);
+
+    report.jwks_uri = to_string(copy.jwks_uri, copy.jwks_uri_len);
+    report.generation = copy.generation;
+    report.last_attempt = copy.last_attempt;
+    report.last_success = copy.last_success;
+    report.last_error_time = copy.last_error_time;
+    report.last_error = to_string(copy.last_error, copy.last_error_len);
+    report.next_refresh = copy.next_refresh;
+    report.fetch_ok = copy.fetch_ok;
+    report.fetch_failed = copy.fetch_failed;
+    report.fetch_not_modified = copy.fetch_not_modified;
+    report.fetch_kid_triggered = copy.fetch_kid_triggered;
 
     return report;
 }

@@ -6,9 +6,12 @@
 #include "ngx_http_auth_m2m.h"
 
 
+/* level: NGX_LOG_EMERG for the configuration, NGX_LOG_ERR for a URL that a
+ * discovery document supplied at run time. */
 ngx_int_t
 ngx_http_auth_m2m_parse_target(ngx_pool_t *pool, ngx_log_t *log,
-    ngx_str_t *url, ngx_http_auth_m2m_target_t *target, ngx_uint_t resolve)
+    ngx_uint_t level, ngx_str_t *url, ngx_http_auth_m2m_target_t *target,
+    ngx_uint_t resolve)
 {
     size_t     skip;
     u_char    *p;
@@ -31,7 +34,7 @@ ngx_http_auth_m2m_parse_target(ngx_pool_t *pool, ngx_log_t *log,
         u.default_port = 80;
 
     } else {
-        ngx_log_error(NGX_LOG_EMERG, log, 0,
+        ngx_log_error(level, log, 0,
                       "invalid URL \"%V\": only http:// and https:// are "
                       "supported", url);
         return NGX_ERROR;
@@ -39,7 +42,7 @@ ngx_http_auth_m2m_parse_target(ngx_pool_t *pool, ngx_log_t *log,
 
 #if !(NGX_SSL)
     if (target->https) {
-        ngx_log_error(NGX_LOG_EMERG, log, 0,
+        ngx_log_error(level, log, 0,
                       "https URL \"%V\" needs nginx built with OpenSSL", url);
         return NGX_ERROR;
     }
@@ -51,13 +54,13 @@ ngx_http_auth_m2m_parse_target(ngx_pool_t *pool, ngx_log_t *log,
     u.no_resolve = resolve ? 0 : 1;
 
     if (ngx_parse_url(pool, &u) != NGX_OK) {
-        ngx_log_error(NGX_LOG_EMERG, log, 0, "%s in URL \"%V\"",
+        ngx_log_error(level, log, 0, "%s in URL \"%V\"",
                       u.err ? u.err : "invalid host", url);
         return NGX_ERROR;
     }
 
     if (u.host.len == 0) {
-        ngx_log_error(NGX_LOG_EMERG, log, 0, "no host in URL \"%V\"", url);
+        ngx_log_error(level, log, 0, "no host in URL \"%V\"", url);
         return NGX_ERROR;
     }
 

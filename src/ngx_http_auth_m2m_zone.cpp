@@ -26,27 +26,6 @@ ngx_http_auth_m2m_sh_dup(ngx_slab_pool_t *shpool, ngx_str_t *dst, ngx_str_t *src
 }
 
 
-/* A source URL changed across a reload: keys from the old one must go. */
-void
-ngx_http_auth_m2m_sh_reset(ngx_slab_pool_t *shpool,
-    ngx_http_auth_m2m_issuer_sh_t *sh)
-{
-    if (sh->jwks) {
-        ngx_slab_free_locked(shpool, sh->jwks);
-    }
-
-    ngx_slab_free_locked(shpool, sh->source.data);
-
-    ngx_queue_t  queue = sh->queue;
-    ngx_str_t    name = sh->name;
-
-    ngx_memzero(sh, sizeof(ngx_http_auth_m2m_issuer_sh_t));
-
-    sh->queue = queue;
-    sh->name = name;
-}
-
-
 ngx_int_t
 ngx_http_auth_m2m_attach_issuer(ngx_http_auth_m2m_main_conf_t *amcf,
     ngx_http_auth_m2m_issuer_t *issuer)
@@ -77,16 +56,13 @@ ngx_http_auth_m2m_attach_issuer(ngx_http_auth_m2m_main_conf_t *amcf,
             return NGX_OK;
         }
 
-        ngx_http_auth_m2m_sh_reset(shpool, sh);
-
-        if (ngx_http_auth_m2m_sh_dup(shpool, &sh->source, &issuer->target.url)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        issuer->sh = sh;
-        return NGX_OK;
+        /*
+         * The source URL changed: keys from the old one must not be used.
+         * The old workers still fetch into the old entry until they exit,
+         * so it is only unlinked (and stays allocated) and a new one is made.
+         */
+        ngx_queue_remove(q);
+        break;
     }
 
     sh = static_cast<ngx_http_auth_m2m_issuer_sh_t *>(

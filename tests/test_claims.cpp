@@ -134,6 +134,16 @@ START_TEST(test_find_claim_path)
 }
 END_TEST
 
+START_TEST(test_client_id_with_control_characters_skipped)
+{
+    // Such a value would split an upstream header: the next claim is used.
+    auto claims = json("{\"client_id\":\"svc\\r\\nX-Injected: yes\",\"azp\":\"clean\"}");
+    ck_assert_std_str_eq(find_client_id(claims.get(), {"client_id", "azp"}), "clean");
+    auto only = json("{\"client_id\":\"a\\u0001b\"}");
+    ck_assert_std_str_eq(find_client_id(only.get(), {"client_id"}), "");
+}
+END_TEST
+
 START_TEST(test_find_client_id)
 {
     const std::vector<std::string> defaults = {"client_id", "azp", "appid", "cid", "sub"};
@@ -169,6 +179,7 @@ Suite *claims_suite()
     tcase_add_test(find, test_find_claim_exact_then_case_insensitive);
     tcase_add_test(find, test_find_claim_path);
     tcase_add_test(find, test_find_client_id);
+    tcase_add_test(find, test_client_id_with_control_characters_skipped);
     suite_add_tcase(s, find);
     return s;
 }

@@ -100,6 +100,17 @@ START_TEST(test_has_all_scopes)
 }
 END_TEST
 
+START_TEST(test_non_scope_tokens_dropped)
+{
+    // A CR/LF in a scope would split the header $m2m_scope is passed in.
+    assert_scopes(collect("{\"scope\":\"ok read\\r\\nX-Injected:yes\"}"), {"ok"});
+    // Only the piece with the control characters goes; "y" is a valid token.
+    assert_scopes(collect("{\"scp\":[\"read\\r\\nX: y\", \"write\"]}"), {"y", "write"});
+    assert_scopes(collect("{\"scope\":\"tab\\tbed quo\\\"te back\\\\slash caf\\u00e9 fine\"}"), {"fine"});
+    assert_scopes(collect("{\"scope\":\"a\\u007fb c\"}"), {"c"});
+}
+END_TEST
+
 START_TEST(test_join)
 {
     ck_assert_std_str_eq(join_scopes({}), "");
@@ -118,6 +129,7 @@ Suite *scope_suite()
     tcase_add_test(tc, test_union_in_claim_order);
     tcase_add_test(tc, test_case_sensitive);
     tcase_add_test(tc, test_has_all_scopes);
+    tcase_add_test(tc, test_non_scope_tokens_dropped);
     tcase_add_test(tc, test_join);
     suite_add_tcase(s, tc);
     return s;

@@ -124,7 +124,9 @@ std::string find_client_id(const json_t *claims, const std::vector<std::string> 
 {
     for (const auto &name : names) {
         const json_t *value = json_object_get(claims, name.c_str());
-        if (json_is_string(value) && json_string_length(value) > 0) {
+        // Passed upstream in headers and written to logs raw: a value with a
+        // control character is no usable client id.
+        if (is_plain_string(value) && json_string_length(value) > 0) {
             return std::string(json_string_value(value), json_string_length(value));
         }
     }

@@ -25,7 +25,8 @@ const json_t *find_claim(const json_t *object, std::string_view name) noexcept;
 // an array. Null when any step is missing.
 const json_t *find_claim_path(const json_t *object, const std::vector<std::string> &path) noexcept;
 
-// The first of `names` present as a non-empty string; empty if none is.
+// The first of `names` present as a non-empty string without control
+// characters; empty if none is.
 std::string find_client_id(const json_t *claims, const std::vector<std::string> &names);
 
 }  // namespace m2m

@@ -7,9 +7,22 @@ namespace m2m {
 
 namespace {
 
+// RFC 6749 §3.3 scope-token: printable ASCII except space, '"' and '\'.
+// Anything else is dropped, so $m2m_scope can go into a header or a log
+// line as it is.
+bool is_scope_token(std::string_view scope)
+{
+    for (unsigned char c : scope) {
+        if (c < 0x21 || c > 0x7e || c == '"' || c == '\\') {
+            return false;
+        }
+    }
+    return !scope.empty();
+}
+
 void add_unique(std::vector<std::string> *scopes, std::string_view scope)
 {
-    if (scope.empty()) {
+    if (!is_scope_token(scope)) {
         return;
     }
     if (std::find(scopes->begin(), scopes->end(), scope) == scopes->end()) {

@@ -11,7 +11,8 @@
 namespace m2m {
 
 // The union, in first-seen order and without duplicates, of every scope in
-// any of the named claims.
+// any of the named claims. Tokens that are not RFC 6749 scope-tokens (control
+// characters, non-ASCII, quotes) are dropped.
 std::vector<std::string> collect_scopes(const json_t *claims, const std::vector<std::string> &claim_names);
 
 // Every one of `required` appears in `granted`.
