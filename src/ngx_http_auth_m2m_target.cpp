@@ -6,8 +6,9 @@
 #include "ngx_http_auth_m2m.h"
 
 
-/* level: NGX_LOG_EMERG for the configuration, NGX_LOG_ERR for a URL that a
- * discovery document supplied at run time. */
+/* level: NGX_LOG_EMERG for the configuration; NGX_LOG_INFO for a URL that a
+ * discovery document supplied at run time, whose failure the refresh logs
+ * once, at error, with the issuer. */
 ngx_int_t
 ngx_http_auth_m2m_parse_target(ngx_pool_t *pool, ngx_log_t *log,
     ngx_uint_t level, ngx_str_t *url, ngx_http_auth_m2m_target_t *target,

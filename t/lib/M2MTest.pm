@@ -382,7 +382,8 @@ for my $sig (qw(INT TERM HUP PIPE)) {
 }
 
 END {
-    for my $t (@LIVE) {
+    # stop() removes the instance from @LIVE: iterate over a copy
+    for my $t (grep { defined } @LIVE) {
         $t->stop if $t->{owner} == $$;
     }
 }
