@@ -314,29 +314,6 @@ ngx_http_auth_m2m(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* RFC 6749 §3.3 scope-token: printable ASCII except space, '"' and '\',
- * which also makes the list safe to quote in WWW-Authenticate. */
-bool
-ngx_http_auth_m2m_valid_scope(ngx_str_t *scope)
-{
-    ngx_uint_t  i;
-
-    if (scope->len == 0) {
-        return false;
-    }
-
-    for (i = 0; i < scope->len; i++) {
-        u_char c = scope->data[i];
-
-        if (c < 0x21 || c > 0x7e || c == '"' || c == '\\') {
-            return false;
-        }
-    }
-
-    return true;
-}
-
-
 char *
 ngx_http_auth_m2m_scope(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -361,7 +338,9 @@ ngx_http_auth_m2m_scope(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         for (i = 1; i < cf->args->nelts; i++) {
-            if (!ngx_http_auth_m2m_valid_scope(&value[i])) {
+            if (!m2m::is_scope_token(std::string_view(
+                     reinterpret_cast<char *>(value[i].data), value[i].len)))
+            {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid scope \"%V\"", &value[i]);
                 return static_cast<char *>(NGX_CONF_ERROR);

@@ -7,19 +7,6 @@ namespace m2m {
 
 namespace {
 
-// RFC 6749 §3.3 scope-token: printable ASCII except space, '"' and '\'.
-// Anything else is dropped, so $m2m_scope can go into a header or a log
-// line as it is.
-bool is_scope_token(std::string_view scope)
-{
-    for (unsigned char c : scope) {
-        if (c < 0x21 || c > 0x7e || c == '"' || c == '\\') {
-            return false;
-        }
-    }
-    return !scope.empty();
-}
-
 void add_unique(std::vector<std::string> *scopes, std::string_view scope)
 {
     if (!is_scope_token(scope)) {
@@ -49,6 +36,16 @@ std::string_view string_of(const json_t *value)
 }
 
 }  // namespace
+
+bool is_scope_token(std::string_view scope) noexcept
+{
+    for (unsigned char c : scope) {
+        if (c < 0x21 || c > 0x7e || c == '"' || c == '\\') {
+            return false;
+        }
+    }
+    return !scope.empty();
+}
 
 std::vector<std::string> collect_scopes(const json_t *claims, const std::vector<std::string> &claim_names)
 {

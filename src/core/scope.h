@@ -4,11 +4,17 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "json.h"
 
 namespace m2m {
+
+// RFC 6749 §3.3 scope-token: printable ASCII except space, '"' and '\'.
+// Such a token is also safe to quote in WWW-Authenticate and to pass in a
+// header or a log line as it is.
+bool is_scope_token(std::string_view scope) noexcept;
 
 // The union, in first-seen order and without duplicates, of every scope in
 // any of the named claims. Tokens that are not RFC 6749 scope-tokens (control
