@@ -537,6 +537,9 @@ START_TEST(test_malformed_header)
     assert_error_for(ok_with(std::string("X-A: a\0b\r\nContent-Length: 0\r\n", 30)), "malformed_header");
     // A bare CR cannot be used to smuggle a second header line.
     assert_error_for("HTTP/1.1 200 OK\r\nX-A: a\rContent-Length: 2\r\n\r\nok", "malformed_header");
+    // RFC 9112 §6.1: chunked framing in an HTTP/1.0 response is faulty.
+    assert_error_for("HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", "malformed_header");
+    assert_done(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"), 200, "abc");
     // Values may be empty and may carry obs-text.
     assert_done(parse(ok_with("X-Empty:\r\nX-Blank:   \r\nX-Text: caf\xc3\xa9\r\nContent-Length: 0\r\n")), 200, "");
 }

@@ -263,6 +263,51 @@ START_TEST(test_short_rsa_key_skipped)
 }
 END_TEST
 
+// n and e as given (base64url), around the real key's other half.
+std::string rsa_numbers(const std::string &n, const std::string &e)
+{
+    return rsa_jwk_with("\"n\":\"" + n + "\",\"e\":\"" + e + "\"");
+}
+
+START_TEST(test_broken_rsa_numbers_skipped)
+{
+    testkeys::JwkParts parts = testkeys::jwk_parts(KeyName::rsa);
+    // With e = 1 a signature is the padded digest itself: anyone could forge.
+    for (const char *e : {"AQ", "AA", "Ag", "AAE", "AQAAAAAB"}) {
+        std::string why = assert_only_key_skipped(rsa_numbers(parts.n, e));
+        ck_assert_msg(contains(why, "exponent"), "e=%s: %s", e, why.c_str());
+    }
+    std::string n;
+    ck_assert(testkeys::b64url_decode(parts.n, &n));
+    std::string even = n;
+    even.back() = static_cast<char>(even.back() & ~1);
+    ck_assert_msg(contains(assert_only_key_skipped(rsa_numbers(testkeys::b64url_encode(even), parts.e)), "even"),
+                  "even modulus accepted");
+    // 2041 bits in 256 bytes: cjose rounds the size up to 2048, we count.
+    std::string short_top = n;
+    short_top[0] = 0x01;
+    ck_assert_msg(contains(assert_only_key_skipped(rsa_numbers(testkeys::b64url_encode(short_top), parts.e)), "2048"),
+                  "2041-bit modulus accepted");
+    // Leading zero bytes do not count towards the length.
+    std::string padded = std::string(1, '\0') + n;
+    m2m::JwksParseResult r = parse({rsa_numbers(testkeys::b64url_encode(padded), parts.e)});
+    ck_assert_status(r.status, Status::ok);
+    ck_assert_uint_eq(r.keys.keys()[0].signature_size, 256);
+}
+END_TEST
+
+START_TEST(test_skip_line_escapes_control_bytes)
+{
+    // A remote key set must not be able to write its own lines into error.log.
+    std::string why = assert_only_key_skipped("{\"kty\":\"oct\",\"kid\":\"x\\n2024/01/01 [emerg] forged\\\\\",\"k\":\"AA\"}");
+    ck_assert_msg(why.find('\n') == std::string::npos, "raw newline in: %s", why.c_str());
+    ck_assert_msg(contains(why, "x\\x0a2024/01/01 [emerg] forged\\x5c"), "not escaped: %s", why.c_str());
+    std::string long_kid(1000, 'k');
+    std::string cut = assert_only_key_skipped("{\"kty\":\"oct\",\"kid\":\"" + long_kid + "\",\"k\":\"AA\"}");
+    ck_assert_uint_le(cut.size(), 131);
+}
+END_TEST
+
 START_TEST(test_private_member_imports_public_half)
 {
     for (KeyName name : {KeyName::rsa, KeyName::p384}) {
@@ -405,6 +450,8 @@ Suite *jwks_suite()
     tcase_add_test(tc, test_no_usable_key);
     tcase_add_test(tc, test_ec_point_not_on_curve_skipped);
     tcase_add_test(tc, test_key_fits);
+    tcase_add_test(tc, test_broken_rsa_numbers_skipped);
+    tcase_add_test(tc, test_skip_line_escapes_control_bytes);
     suite_add_tcase(s, tc);
     return s;
 }

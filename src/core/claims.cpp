@@ -61,6 +61,22 @@ bool parse_index(const std::string &step, size_t *index)
     return true;
 }
 
+const json_t *find_claim_named(const json_t *object, const std::string &key)
+{
+    if (const json_t *exact = json_object_get(object, key.c_str())) {
+        return exact;
+    }
+    const char *member;
+    const json_t *value;
+    json_object_foreach(const_cast<json_t *>(object), member, value)
+    {
+        if (strlen(member) == key.size() && strcasecmp(member, key.c_str()) == 0) {
+            return value;
+        }
+    }
+    return nullptr;
+}
+
 }  // namespace
 
 std::string render_claim(const json_t *value)
@@ -86,19 +102,11 @@ std::string render_claim(const json_t *value)
 
 const json_t *find_claim(const json_t *object, std::string_view name) noexcept
 {
-    std::string key(name);
-    if (const json_t *exact = json_object_get(object, key.c_str())) {
-        return exact;
+    try {
+        return find_claim_named(object, std::string(name));
+    } catch (...) {
+        return nullptr;
     }
-    const char *member;
-    const json_t *value;
-    json_object_foreach(const_cast<json_t *>(object), member, value)
-    {
-        if (strlen(member) == name.size() && strncasecmp(member, key.c_str(), name.size()) == 0) {
-            return value;
-        }
-    }
-    return nullptr;
 }
 
 const json_t *find_claim_path(const json_t *object, const std::vector<std::string> &path) noexcept

@@ -274,6 +274,7 @@ void HttpResponseParser::status_line_complete()
         return;
     }
     status_ = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
+    http10_ = l[7] == '0';
     line_.clear();
     state_ = State::header_line;
 }
@@ -446,7 +447,9 @@ void HttpResponseParser::headers_complete()
         state_ = State::status_line;
         return;
     }
-    if (transfer_encoding_seen_ && !chunked_) {
+    // RFC 9112 §6.1: chunked framing does not exist in HTTP/1.0, so a 1.0
+    // response that claims it has faulty framing.
+    if (transfer_encoding_seen_ && (!chunked_ || http10_)) {
         fail("malformed_header");
         return;
     }

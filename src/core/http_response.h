@@ -89,6 +89,7 @@ private:
 
     int status_ = 0;
     bool chunked_ = false;
+    bool http10_ = false;
     bool transfer_encoding_seen_ = false;
     std::optional<uint64_t> content_length_;
     uint64_t remaining_ = 0;    // of the Content-Length body or the current chunk

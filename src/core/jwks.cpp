@@ -1,6 +1,9 @@
 #include "jwks.h"
 
+#include <algorithm>
 #include <utility>
+
+#include "base64url.h"
 
 namespace m2m {
 
@@ -29,6 +32,78 @@ bool has_string_members(const json_t *jwk, std::initializer_list<const char *> n
         }
     }
     return true;
+}
+
+// A big-endian unsigned integer from base64url, without leading zero bytes.
+bool decode_uint(const json_t *jwk, const char *name, std::string *out)
+{
+    std::string_view text;
+    if (!json_string_member(jwk, name, &text) || !base64url_decode(text, out)) {
+        return false;
+    }
+    out->erase(0, std::min(out->find_first_not_of('\0'), out->size()));
+    return true;
+}
+
+size_t bit_length(const std::string &magnitude)
+{
+    if (magnitude.empty()) {
+        return 0;
+    }
+    unsigned char top = static_cast<unsigned char>(magnitude[0]);
+    size_t bits = (magnitude.size() - 1) * 8;
+    while (top) {
+        bits++;
+        top >>= 1;
+    }
+    return bits;
+}
+
+// Neither cjose nor OpenSSL checks a public key's shape; with e = 1 a
+// "signature" is just the padded digest, forgeable by anyone. Real keys have
+// an odd modulus and a small odd exponent of at least 3.
+std::string check_rsa_numbers(const json_t *jwk, size_t *modulus_bytes)
+{
+    std::string n, e;
+    if (!decode_uint(jwk, "n", &n) || !decode_uint(jwk, "e", &e)) {
+        return "RSA \"n\" or \"e\" is not base64url";
+    }
+    const size_t n_bits = bit_length(n);
+    if (n_bits < kMinRsaBits) {
+        return "RSA key shorter than 2048 bits";
+    }
+    if (n_bits > kMaxRsaBits) {
+        return "RSA key longer than 16384 bits";
+    }
+    if ((static_cast<unsigned char>(n.back()) & 1) == 0) {
+        return "RSA modulus is even";
+    }
+    if (e.empty() || e.size() > 4 || (static_cast<unsigned char>(e.back()) & 1) == 0 || (e.size() == 1 && static_cast<unsigned char>(e[0]) < 3)) {
+        return "RSA exponent is not an odd number from 3 to 2^32";
+    }
+    *modulus_bytes = n.size();
+    return {};
+}
+
+// Key material from a remote server ends up in the error log: no raw control
+// bytes (a forged log line) and no unbounded length.
+std::string printable(std::string_view text)
+{
+    static const char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : text.substr(0, 128)) {
+        if (c < 0x20 || c == 0x7f || c == '\\') {
+            out += "\\x";
+            out += kHex[c >> 4];
+            out += kHex[c & 15];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    if (text.size() > 128) {
+        out += "...";
+    }
+    return out;
 }
 
 // Builds a Key from one JWK, or returns the reason it cannot be used.
@@ -79,6 +154,10 @@ std::string import_key(json_t *jwk, Key *key)
         if (!has_string_members(jwk, {"n", "e"})) {
             return "RSA key without \"n\" and \"e\"";
         }
+        std::string why = check_rsa_numbers(jwk, &key->signature_size);
+        if (!why.empty()) {
+            return why;
+        }
         key->kty = KeyType::RSA;
         key->crv = Curve::none;
     } else if (kty == "EC") {
@@ -122,13 +201,7 @@ std::string import_key(json_t *jwk, Key *key)
     // RFC 7518 §3.3 and §3.4: an RSA signature is exactly the modulus length
     // and an ECDSA one is R||S at the curve's width. cjose accepts longer
     // ones, which would make signatures malleable.
-    if (key->kty == KeyType::RSA) {
-        size_t bits = cjose_jwk_get_keysize(key->jwk.get(), &err);
-        if (bits < kMinRsaBits) {
-            return "RSA key shorter than 2048 bits";
-        }
-        key->signature_size = (bits + 7) / 8;
-    } else {
+    if (key->kty == KeyType::EC) {
         key->signature_size = key->crv == Curve::P256 ? 64 : key->crv == Curve::P384 ? 96 : 132;
     }
     return {};
@@ -165,7 +238,7 @@ JwksParseResult parse_jwks(std::string_view json) noexcept
                 continue;
             }
             std::string name = key.kid ? "kid \"" + *key.kid + "\"" : "key #" + std::to_string(i);
-            result.skipped.push_back(name + ": " + why);
+            result.skipped.push_back(printable(name + ": " + why));
         }
         result.status = result.keys.empty() ? Status::jwks_no_usable_key : Status::ok;
     } catch (...) {

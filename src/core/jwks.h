@@ -17,6 +17,8 @@ namespace m2m {
 
 // RFC 7518 §3.3: RSA keys for RS*/PS* must be at least 2048 bits.
 constexpr size_t kMinRsaBits = 2048;
+// Verifying with a huge modulus costs quadratic time; nobody signs with more.
+constexpr size_t kMaxRsaBits = 16384;
 
 struct Key {
     std::optional<std::string> kid;
@@ -44,7 +46,8 @@ private:
 struct JwksParseResult {
     Status status = Status::internal_error;  // ok, jwks_malformed, jwks_no_usable_key
     KeySet keys;
-    std::vector<std::string> skipped;  // one line per ignored key: "kid \"x\": reason"
+    std::vector<std::string> skipped;  // one line per ignored key: "kid \"x\": reason",
+                                       // control bytes escaped as \xNN, cut at 128 bytes
 };
 
 JwksParseResult parse_jwks(std::string_view json) noexcept;
