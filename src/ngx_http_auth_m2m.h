@@ -136,6 +136,15 @@ struct ngx_http_auth_m2m_state_t {
 };
 
 
+/* An nginx string (or a field of the shared zone) as a C++ string, for the
+ * core's API. */
+inline std::string
+ngx_http_auth_m2m_string(const u_char *data, size_t len)
+{
+    return std::string(reinterpret_cast<const char *>(data), len);
+}
+
+
 /* Placement-constructs a T whose destructor runs when the pool is destroyed. */
 template <typename T, typename... Args>
 T *
@@ -167,6 +176,7 @@ ngx_int_t ngx_http_auth_m2m_check_issuers(ngx_conf_t *cf);
 
 ngx_http_auth_m2m_state_t *ngx_http_auth_m2m_state(ngx_http_request_t *r);
 void ngx_http_auth_m2m_forget(ngx_http_auth_m2m_state_t *state);
+void ngx_http_auth_m2m_stop_waiting(ngx_http_auth_m2m_state_t *state);
 
 /* ngx_http_auth_m2m_zone.cpp */
 char *ngx_http_auth_m2m_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);

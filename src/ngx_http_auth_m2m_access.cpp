@@ -11,6 +11,36 @@
 
 namespace {
 
+/* A response header whose value the caller writes into `size` bytes. */
+ngx_table_elt_t *
+ngx_http_auth_m2m_add_header(ngx_http_request_t *r, const char *key,
+    size_t size)
+{
+    ngx_table_elt_t  *h;
+
+    h = static_cast<ngx_table_elt_t *>(ngx_list_push(&r->headers_out.headers));
+    if (h == NULL) {
+        return NULL;
+    }
+
+    h->value.data = static_cast<u_char *>(ngx_pnalloc(r->pool, size));
+    if (h->value.data == NULL) {
+        h->hash = 0;    /* an unused slot: nginx skips it */
+        return NULL;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    h->key.len = ngx_strlen(key);
+    h->key.data = reinterpret_cast<u_char *>(const_cast<char *>(key));
+    h->value.len = 0;
+
+    return h;
+}
+
+
 ngx_int_t
 ngx_http_auth_m2m_challenge(ngx_http_request_t *r,
     ngx_http_auth_m2m_loc_conf_t *alcf, const char *error,
@@ -34,24 +64,12 @@ ngx_http_auth_m2m_challenge(ngx_http_request_t *r,
         len += sizeof(", scope=\"\"") - 1 + scope->len;
     }
 
-    p = static_cast<u_char *>(ngx_pnalloc(r->pool, len));
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    h = static_cast<ngx_table_elt_t *>(ngx_list_push(&r->headers_out.headers));
+    h = ngx_http_auth_m2m_add_header(r, "WWW-Authenticate", len);
     if (h == NULL) {
         return NGX_ERROR;
     }
 
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "WWW-Authenticate");
-    h->value.data = p;
-
-    p = ngx_sprintf(p, "Bearer realm=\"%V\"", &alcf->realm);
+    p = ngx_sprintf(h->value.data, "Bearer realm=\"%V\"", &alcf->realm);
 
     if (error) {
         p = ngx_sprintf(p, ", error=\"%s\"", error);
@@ -109,21 +127,11 @@ ngx_http_auth_m2m_unavailable(ngx_http_request_t *r,
     amcf = static_cast<ngx_http_auth_m2m_main_conf_t *>(
                ngx_http_get_module_main_conf(r, ngx_http_auth_m2m_module));
 
-    h = static_cast<ngx_table_elt_t *>(ngx_list_push(&r->headers_out.headers));
+    h = ngx_http_auth_m2m_add_header(r, "Retry-After", NGX_TIME_T_LEN);
     if (h == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    h->value.data = static_cast<u_char *>(ngx_pnalloc(r->pool, NGX_TIME_T_LEN));
-    if (h->value.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "Retry-After");
     h->value.len = ngx_sprintf(h->value.data, "%T",
                                ngx_http_auth_m2m_retry_after(
                                    ngx_http_auth_m2m_issuer_of(amcf,
@@ -139,7 +147,8 @@ ngx_http_auth_m2m_refuse(ngx_http_request_t *r,
     ngx_http_auth_m2m_loc_conf_t *alcf, ngx_http_auth_m2m_state_t *state)
 {
     ngx_int_t    status;
-    const char  *code = m2m::reason_code(state->status);
+    ngx_str_t   *scope = NULL;
+    const char  *error, *description = m2m::reason_code(state->status);
 
     ngx_http_auth_m2m_log_refusal(r, state);
 
@@ -148,29 +157,20 @@ ngx_http_auth_m2m_refuse(ngx_http_request_t *r,
     case m2m::Status::missing_token:
         /* RFC 6750 §3.1: no error code when no credentials were sent */
         status = NGX_HTTP_UNAUTHORIZED;
-        code = NULL;
-        if (ngx_http_auth_m2m_challenge(r, alcf, NULL, NULL, NULL) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+        error = NULL;
+        description = NULL;
         break;
 
     case m2m::Status::bad_authorization:
         status = NGX_HTTP_BAD_REQUEST;
-        if (ngx_http_auth_m2m_challenge(r, alcf, "invalid_request", code, NULL)
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+        error = "invalid_request";
         break;
 
     case m2m::Status::insufficient_scope:
         status = NGX_HTTP_FORBIDDEN;
-        if (ngx_http_auth_m2m_challenge(r, alcf, "insufficient_scope", NULL,
-                                        &alcf->scope_attr)
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+        error = "insufficient_scope";
+        description = NULL;
+        scope = &alcf->scope_attr;
         break;
 
     case m2m::Status::keys_unavailable:
@@ -182,12 +182,14 @@ ngx_http_auth_m2m_refuse(ngx_http_request_t *r,
 
     default:
         status = NGX_HTTP_UNAUTHORIZED;
-        if (ngx_http_auth_m2m_challenge(r, alcf, "invalid_token", code, NULL)
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+        error = "invalid_token";
         break;
+    }
+
+    if (ngx_http_auth_m2m_challenge(r, alcf, error, description, scope)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     return status;

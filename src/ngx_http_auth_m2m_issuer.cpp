@@ -38,20 +38,13 @@ char *set_source(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
     ngx_http_auth_m2m_source_e source);
 
 
-std::string
-to_string(const ngx_str_t &s)
-{
-    return std::string(reinterpret_cast<const char *>(s.data), s.len);
-}
-
-
 std::vector<std::string>
 to_strings(ngx_str_t *args, ngx_uint_t nargs)
 {
     std::vector<std::string>  out;
 
     for (ngx_uint_t i = 0; i < nargs; i++) {
-        out.push_back(to_string(args[i]));
+        out.push_back(ngx_http_auth_m2m_string(args[i].data, args[i].len));
     }
 
     return out;
@@ -148,7 +141,8 @@ set_issuer(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer, ngx_str_t *args,
         return const_cast<char *>("must not be empty");
     }
 
-    issuer->policy->issuer = to_string(args[0]);
+    issuer->policy->issuer = ngx_http_auth_m2m_string(args[0].data,
+                                                      args[0].len);
     return NGX_CONF_OK;
 }
 
@@ -642,7 +636,7 @@ ngx_http_auth_m2m_issuer_ref(ngx_conf_t *cf, ngx_str_t *name)
         return NULL;
     }
 
-    issuer->policy->name = to_string(*name);
+    issuer->policy->name = ngx_http_auth_m2m_string(name->data, name->len);
 
     slot = static_cast<ngx_http_auth_m2m_issuer_t **>(
                ngx_array_push(&amcf->issuers));

@@ -338,16 +338,16 @@ ngx_http_auth_m2m_scope(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         for (i = 1; i < cf->args->nelts; i++) {
-            if (!m2m::is_scope_token(std::string_view(
-                     reinterpret_cast<char *>(value[i].data), value[i].len)))
-            {
+            std::string  scope = ngx_http_auth_m2m_string(value[i].data,
+                                                          value[i].len);
+
+            if (!m2m::is_scope_token(scope)) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid scope \"%V\"", &value[i]);
                 return static_cast<char *>(NGX_CONF_ERROR);
             }
 
-            scopes->emplace_back(reinterpret_cast<char *>(value[i].data),
-                                 value[i].len);
+            scopes->push_back(std::move(scope));
         }
 
         if (ngx_http_auth_m2m_copy_str(cf->pool, m2m::join_scopes(*scopes),

@@ -88,8 +88,7 @@ ngx_http_auth_m2m_wake(ngx_http_auth_m2m_issuer_t *issuer, bool all)
             continue;
         }
 
-        ngx_queue_remove(q);
-        state->waiting_on = NULL;
+        ngx_http_auth_m2m_stop_waiting(state);
 
         wev = state->request->connection->write;
         wev->delayed = 0;
@@ -193,6 +192,21 @@ ngx_http_auth_m2m_fetch_not_modified(ngx_http_auth_m2m_issuer_t *issuer,
 }
 
 
+/* A validator is kept whole or not at all: a cut one would never match. */
+void
+ngx_http_auth_m2m_set_validator(u_char *field, size_t cap, size_t *len,
+    const std::string &value)
+{
+    *len = 0;
+
+    if (value.size() <= cap) {
+        ngx_http_auth_m2m_sh_set(field, cap, len,
+                                 reinterpret_cast<const u_char *>(value.data()),
+                                 value.size());
+    }
+}
+
+
 /* Returns the reason the set could not be stored, or NULL. */
 const char *
 ngx_http_auth_m2m_store_keys(ngx_http_auth_m2m_issuer_t *issuer,
@@ -221,23 +235,12 @@ ngx_http_auth_m2m_store_keys(ngx_http_auth_m2m_issuer_t *issuer,
     sh->jwks = copy;
     sh->jwks_len = body.size();
 
-    ngx_http_auth_m2m_sh_set(sh->etag, NGX_HTTP_AUTH_M2M_ETAG_LEN,
-                             &sh->etag_len,
-                             reinterpret_cast<const u_char *>(
-                                 f->response->etag().data()),
-                             f->response->etag().size());
-    if (f->response->etag().size() > NGX_HTTP_AUTH_M2M_ETAG_LEN) {
-        sh->etag_len = 0;    /* a cut validator would never match */
-    }
-
-    ngx_http_auth_m2m_sh_set(sh->last_modified, NGX_HTTP_AUTH_M2M_DATE_LEN,
-                             &sh->last_modified_len,
-                             reinterpret_cast<const u_char *>(
-                                 f->response->last_modified().data()),
-                             f->response->last_modified().size());
-    if (f->response->last_modified().size() > NGX_HTTP_AUTH_M2M_DATE_LEN) {
-        sh->last_modified_len = 0;
-    }
+    ngx_http_auth_m2m_set_validator(sh->etag, NGX_HTTP_AUTH_M2M_ETAG_LEN,
+                                    &sh->etag_len, f->response->etag());
+    ngx_http_auth_m2m_set_validator(sh->last_modified,
+                                    NGX_HTTP_AUTH_M2M_DATE_LEN,
+                                    &sh->last_modified_len,
+                                    f->response->last_modified());
 
     sh->fetch_ok++;
     generation = sh->generation + 1;
@@ -259,7 +262,7 @@ void
 ngx_http_auth_m2m_start_stage(ngx_http_auth_m2m_issuer_t *issuer,
     ngx_http_auth_m2m_target_t *target, bool conditional)
 {
-    ngx_str_t                       name;
+    ngx_str_t                       value;
     ngx_http_auth_m2m_fetch_t      *f;
     ngx_http_auth_m2m_issuer_sh_t  *sh = issuer->sh;
 
@@ -282,19 +285,16 @@ ngx_http_auth_m2m_start_stage(ngx_http_auth_m2m_issuer_t *issuer,
     if (conditional && issuer->generation != 0) {
         ngx_shmtx_lock(&issuer->shpool->mutex);
 
-        name.len = sh->etag_len;
-        name.data = static_cast<u_char *>(ngx_pnalloc(f->pool, name.len + 1));
-        if (name.data) {
-            ngx_memcpy(name.data, sh->etag, name.len);
-            f->if_none_match = name;
-        }
+        /* a failed copy only costs the conditional request */
+        value.len = sh->etag_len;
+        value.data = sh->etag;
+        f->if_none_match.data = ngx_pstrdup(f->pool, &value);
+        f->if_none_match.len = f->if_none_match.data ? value.len : 0;
 
-        name.len = sh->last_modified_len;
-        name.data = static_cast<u_char *>(ngx_pnalloc(f->pool, name.len + 1));
-        if (name.data) {
-            ngx_memcpy(name.data, sh->last_modified, name.len);
-            f->if_modified_since = name;
-        }
+        value.len = sh->last_modified_len;
+        value.data = sh->last_modified;
+        f->if_modified_since.data = ngx_pstrdup(f->pool, &value);
+        f->if_modified_since.len = f->if_modified_since.data ? value.len : 0;
 
         ngx_shmtx_unlock(&issuer->shpool->mutex);
     }

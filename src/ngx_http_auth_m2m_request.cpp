@@ -16,9 +16,7 @@ ngx_http_auth_m2m_state_cleanup(void *data)
         static_cast<ngx_http_auth_m2m_state_t *>(data);
 
     /* a client that gave up while waiting for keys */
-    if (state->waiting_on) {
-        ngx_queue_remove(&state->queue);
-    }
+    ngx_http_auth_m2m_stop_waiting(state);
 
     state->~ngx_http_auth_m2m_state_t();
 }
@@ -87,8 +85,10 @@ ngx_http_auth_m2m_is_b64token(u_char *p, u_char *last)
 {
     u_char  *start = p;
 
-    while (p < last && ((*p >= '0' && *p <= '9') || ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z') || *p == '-' || *p == '.' || *p == '_'
-                        || *p == '~' || *p == '+' || *p == '/'))
+    while (p < last
+           && ((*p >= '0' && *p <= '9')
+               || ((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z')
+               || ngx_strlchr((u_char *) "-._~+/", (u_char *) "-._~+/" + 6, *p)))
     {
         p++;
     }
@@ -213,12 +213,18 @@ ngx_http_auth_m2m_verify(ngx_http_request_t *r,
 void
 ngx_http_auth_m2m_forget(ngx_http_auth_m2m_state_t *state)
 {
+    ngx_http_auth_m2m_stop_waiting(state);
+    state->verified_against = NULL;
+}
+
+
+void
+ngx_http_auth_m2m_stop_waiting(ngx_http_auth_m2m_state_t *state)
+{
     if (state->waiting_on) {
         ngx_queue_remove(&state->queue);
         state->waiting_on = NULL;
     }
-
-    state->verified_against = NULL;
 }
 
 

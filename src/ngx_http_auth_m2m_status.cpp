@@ -27,13 +27,6 @@ ngx_http_auth_m2m_source_name(ngx_http_auth_m2m_source_e source)
 }
 
 
-std::string
-to_string(const u_char *p, size_t len)
-{
-    return std::string(reinterpret_cast<const char *>(p), len);
-}
-
-
 m2m::IssuerReport
 ngx_http_auth_m2m_issuer_report(ngx_http_auth_m2m_issuer_t *issuer)
 {
@@ -42,7 +35,7 @@ ngx_http_auth_m2m_issuer_report(ngx_http_auth_m2m_issuer_t *issuer)
 
     ngx_http_auth_m2m_sync_keys(issuer);
 
-    report.name = to_string(issuer->name.data, issuer->name.len);
+    report.name = ngx_http_auth_m2m_string(issuer->name.data, issuer->name.len);
     report.issuer = issuer->policy->issuer;
     report.source = ngx_http_auth_m2m_source_name(issuer->source);
 
@@ -51,7 +44,7 @@ ngx_http_auth_m2m_issuer_report(ngx_http_auth_m2m_issuer_t *issuer)
     }
 
     if (sh == NULL) {
-        report.location = to_string(issuer->jwks_file.data,
+        report.location = ngx_http_auth_m2m_string(issuer->jwks_file.data,
                                     issuer->jwks_file.len);
         report.generation = 1;
         report.last_attempt = issuer->jwks_file_loaded;
@@ -59,7 +52,7 @@ ngx_http_auth_m2m_issuer_report(ngx_http_auth_m2m_issuer_t *issuer)
         return report;
     }
 
-    report.location = to_string(issuer->target.url.data,
+    report.location = ngx_http_auth_m2m_string(issuer->target.url.data,
                                 issuer->target.url.len);
 
     /* a plain copy under the lock: nothing that can throw while holding it */
@@ -67,12 +60,12 @@ ngx_http_auth_m2m_issuer_report(ngx_http_auth_m2m_issuer_t *issuer)
     ngx_memcpy(&copy, sh, sizeof(ngx_http_auth_m2m_issuer_sh_t));
     ngx_shmtx_unlock(&issuer->shpool->mutex);
 
-    report.jwks_uri = to_string(copy.jwks_uri, copy.jwks_uri_len);
+    report.jwks_uri = ngx_http_auth_m2m_string(copy.jwks_uri, copy.jwks_uri_len);
     report.generation = copy.generation;
     report.last_attempt = copy.last_attempt;
     report.last_success = copy.last_success;
     report.last_error_time = copy.last_error_time;
-    report.last_error = to_string(copy.last_error, copy.last_error_len);
+    report.last_error = ngx_http_auth_m2m_string(copy.last_error, copy.last_error_len);
     report.next_refresh = copy.next_refresh;
     report.fetch_ok = copy.fetch_ok;
     report.fetch_failed = copy.fetch_failed;

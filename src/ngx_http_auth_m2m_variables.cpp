@@ -305,8 +305,7 @@ ngx_http_auth_m2m_claim_set(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         for (i = 2; i < cf->args->nelts; i++) {
-            path->emplace_back(reinterpret_cast<char *>(value[i].data),
-                               value[i].len);
+            path->push_back(ngx_http_auth_m2m_string(value[i].data, value[i].len));
         }
 
     } catch (const std::exception &e) {
