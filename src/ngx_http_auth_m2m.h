@@ -37,6 +37,7 @@ typedef enum {
  * resolver is configured. */
 typedef struct {
     ngx_str_t                     url;
+    ngx_str_t                     display;      /* url without its query: logs */
     ngx_str_t                     host;         /* Host header, SNI, cert name */
     ngx_str_t                     host_header;  /* host[:port] */
     ngx_str_t                     uri;
@@ -81,6 +82,7 @@ typedef struct {
     /* shared by all workers, in the auth_m2m zone */
     ngx_http_auth_m2m_issuer_sh_t  *sh;
     ngx_slab_pool_t               *shpool;
+    ngx_uint_t                    sh_version;   /* sh->source_version seen */
 
     /* this worker's own view */
     ngx_uint_t                    generation;   /* of policy->keys */
@@ -117,6 +119,7 @@ typedef struct {
     ngx_str_t                     scope_attr;   /* scopes joined, for 403s */
     ngx_str_t                     realm;
     ngx_http_complex_value_t     *token;
+    ngx_uint_t                    log_level;    /* of "access refused" */
 } ngx_http_auth_m2m_loc_conf_t;
 
 

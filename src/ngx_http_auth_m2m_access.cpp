@@ -96,22 +96,28 @@ ngx_http_auth_m2m_log_refusal(ngx_http_request_t *r,
 {
     const m2m::Verification  &v = state->verification;
 
-    const char  *code = m2m::reason_code(state->status);
+    const char                    *code = m2m::reason_code(state->status);
+    ngx_uint_t                     level;
+    ngx_http_auth_m2m_loc_conf_t  *alcf;
+
+    alcf = static_cast<ngx_http_auth_m2m_loc_conf_t *>(
+               ngx_http_get_module_loc_conf(r, ngx_http_auth_m2m_module));
+    level = alcf->log_level;
 
     /* the client id comes from claims only once their signature held */
     if (v.signature_verified && v.issuer) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+        ngx_log_error(level, r->connection->log, 0,
                       "auth_m2m: access refused: %s, client_id \"%s\", "
                       "issuer \"%s\"", code, v.client_id.c_str(),
                       v.issuer->name.c_str());
 
     } else if (v.issuer) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+        ngx_log_error(level, r->connection->log, 0,
                       "auth_m2m: access refused: %s, issuer \"%s\"", code,
                       v.issuer->name.c_str());
 
     } else {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+        ngx_log_error(level, r->connection->log, 0,
                       "auth_m2m: access refused: %s", code);
     }
 }

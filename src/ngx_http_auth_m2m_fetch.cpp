@@ -540,7 +540,7 @@ ngx_http_auth_m2m_fetch_start(ngx_http_auth_m2m_fetch_t *f)
     ngx_http_auth_m2m_fetch_log_ctx_t  *lctx =
         static_cast<ngx_http_auth_m2m_fetch_log_ctx_t *>(f->log->data);
 
-    lctx->url = &f->target->url;
+    lctx->url = &f->target->display;
 
     ngx_add_timer(&f->timer, f->timeout);
 

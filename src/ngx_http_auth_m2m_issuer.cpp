@@ -312,7 +312,14 @@ char *
 set_kid_refetch_cooldown(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
     ngx_str_t *args, ngx_uint_t nargs)
 {
-    return set_seconds(&args[0], &issuer->kid_refetch_cooldown);
+    char  *rv = set_seconds(&args[0], &issuer->kid_refetch_cooldown);
+
+    /* every request with a made-up kid would otherwise be a fetch */
+    if (rv == NGX_CONF_OK && issuer->kid_refetch_cooldown < 1) {
+        return const_cast<char *>("must be at least 1s");
+    }
+
+    return rv;
 }
 
 
@@ -479,6 +486,17 @@ ngx_http_auth_m2m_finish_issuer(ngx_conf_t *cf,
                            &issuer->name);
     }
 
+    if ((issuer->source == NGX_HTTP_AUTH_M2M_SOURCE_URI
+         || issuer->source == NGX_HTTP_AUTH_M2M_SOURCE_DISCOVERY)
+        && !issuer->target.https)
+    {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "auth_m2m_issuer \"%V\": keys come over plain "
+                           "http from \"%V\": anyone on the network path "
+                           "can supply keys; use https",
+                           &issuer->name, &issuer->target.display);
+    }
+
     if (issuer->policy->audiences.empty()) {
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
                            "auth_m2m_issuer \"%V\" has no \"audience\": "
@@ -592,6 +610,7 @@ ngx_http_auth_m2m_prepare_remote(ngx_conf_t *cf,
     return issuer->target.https ? NGX_ERROR : NGX_OK;
 #endif
 }
+
 
 } /* namespace */
 

@@ -24,6 +24,17 @@ char *ngx_http_auth_m2m_scope(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_http_auth_m2m_realm(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 
+/* As limit_req_log_level: refusals can be logged above "info", where nginx
+ * itself logs a duplicate Authorization header with its token. */
+ngx_conf_enum_t  ngx_http_auth_m2m_log_levels[] = {
+    { ngx_string("info"), NGX_LOG_INFO },
+    { ngx_string("notice"), NGX_LOG_NOTICE },
+    { ngx_string("warn"), NGX_LOG_WARN },
+    { ngx_string("error"), NGX_LOG_ERR },
+    { ngx_null_string, 0 }
+};
+
+
 ngx_command_t  ngx_http_auth_m2m_commands[] = {
 
     { ngx_string("auth_m2m_issuer"),
@@ -60,6 +71,13 @@ ngx_command_t  ngx_http_auth_m2m_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_auth_m2m_loc_conf_t, token),
       NULL },
+
+    { ngx_string("auth_m2m_log_level"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_auth_m2m_loc_conf_t, log_level),
+      &ngx_http_auth_m2m_log_levels },
 
     { ngx_string("auth_m2m_zone"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -171,6 +189,35 @@ ngx_http_auth_m2m_init_main_conf(ngx_conf_t *cf, void *conf)
 }
 
 
+/* A token picks the first listed block whose "issuer" is its "iss": a later
+ * block with the same "issuer" (say, another audience) would never be used.
+ * Checked at merge time, when blocks named before their definition are
+ * complete. */
+ngx_int_t
+ngx_http_auth_m2m_check_distinct(ngx_conf_t *cf,
+    const ngx_http_auth_m2m_policies_t *policies)
+{
+    for (size_t i = 0; i < policies->size(); i++) {
+        for (size_t j = 0; j < i; j++) {
+            const m2m::IssuerPolicy  &a = *(*policies)[j], &b = *(*policies)[i];
+
+            if (a.issuer == b.issuer) {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "auth_m2m lists auth_m2m_issuer \"%s\" and "
+                              "\"%s\", which have the same \"issuer\" "
+                              "\"%s\": tokens would only ever be checked "
+                              "against \"%s\"", a.name.c_str(),
+                              b.name.c_str(), a.issuer.c_str(),
+                              a.name.c_str());
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 void *
 ngx_http_auth_m2m_create_loc_conf(ngx_conf_t *cf)
 {
@@ -194,6 +241,7 @@ ngx_http_auth_m2m_create_loc_conf(ngx_conf_t *cf)
     alcf->scopes = static_cast<ngx_http_auth_m2m_strings_t *>(
                        NGX_CONF_UNSET_PTR);
     alcf->token = static_cast<ngx_http_complex_value_t *>(NGX_CONF_UNSET_PTR);
+    alcf->log_level = NGX_CONF_UNSET_UINT;
 
     return alcf;
 }
@@ -208,8 +256,15 @@ ngx_http_auth_m2m_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         static_cast<ngx_http_auth_m2m_loc_conf_t *>(child);
 
     ngx_conf_merge_ptr_value(conf->policies, prev->policies, NULL);
+
+    if (conf->policies
+        && ngx_http_auth_m2m_check_distinct(cf, conf->policies) != NGX_OK)
+    {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
     ngx_conf_merge_ptr_value(conf->token, prev->token, NULL);
     ngx_conf_merge_str_value(conf->realm, prev->realm, "api");
+    ngx_conf_merge_uint_value(conf->log_level, prev->log_level, NGX_LOG_INFO);
 
     if (conf->scopes == NGX_CONF_UNSET_PTR) {
         conf->scopes = prev->scopes == NGX_CONF_UNSET_PTR ? NULL : prev->scopes;

@@ -156,6 +156,12 @@ ngx_http_auth_m2m_fetch_failed(ngx_http_auth_m2m_issuer_t *issuer,
 
     ngx_shmtx_lock(&issuer->shpool->mutex);
 
+    if (!ngx_http_auth_m2m_sh_current_locked(issuer)) {
+        /* another configuration's entry now: its waiters are not ours */
+        ngx_shmtx_unlock(&issuer->shpool->mutex);
+        return;
+    }
+
     sh->failures++;
     delay = m2m::backoff_after_failure(ngx_http_auth_m2m_refresh_policy(issuer),
                                        static_cast<unsigned>(sh->failures));
@@ -185,8 +191,10 @@ ngx_http_auth_m2m_fetch_not_modified(ngx_http_auth_m2m_issuer_t *issuer,
 {
     ngx_shmtx_lock(&issuer->shpool->mutex);
 
-    issuer->sh->fetch_not_modified++;
-    ngx_http_auth_m2m_success_locked(issuer, f);
+    if (ngx_http_auth_m2m_sh_current_locked(issuer)) {
+        issuer->sh->fetch_not_modified++;
+        ngx_http_auth_m2m_success_locked(issuer, f);
+    }
 
     ngx_shmtx_unlock(&issuer->shpool->mutex);
 }
@@ -218,6 +226,12 @@ ngx_http_auth_m2m_store_keys(ngx_http_auth_m2m_issuer_t *issuer,
     ngx_http_auth_m2m_issuer_sh_t  *sh = issuer->sh;
 
     ngx_shmtx_lock(&issuer->shpool->mutex);
+
+    if (!ngx_http_auth_m2m_sh_current_locked(issuer)) {
+        /* an old worker's fetch from the URL of its own configuration */
+        ngx_shmtx_unlock(&issuer->shpool->mutex);
+        return NULL;
+    }
 
     copy = static_cast<u_char *>(ngx_slab_alloc_locked(issuer->shpool,
                                                        body.size()));
@@ -269,7 +283,8 @@ ngx_http_auth_m2m_start_stage(ngx_http_auth_m2m_issuer_t *issuer,
     f = ngx_http_auth_m2m_fetch_create(ngx_cycle->log, &issuer->name,
                                        issuer->jwks_max_size);
     if (f == NULL) {
-        ngx_http_auth_m2m_fetch_failed(issuer, &target->url, "out_of_memory");
+        ngx_http_auth_m2m_fetch_failed(issuer, &target->display,
+                                       "out_of_memory");
         ngx_http_auth_m2m_wake(issuer, true);
         return;
     }
@@ -407,7 +422,7 @@ ngx_http_auth_m2m_discovery_done(ngx_http_auth_m2m_issuer_t *issuer,
     }
 
     if (error) {
-        ngx_http_auth_m2m_fetch_failed(issuer, &issuer->target.url, error);
+        ngx_http_auth_m2m_fetch_failed(issuer, &issuer->target.display, error);
         ngx_http_auth_m2m_fetch_destroy(f);
         issuer->fetch = NULL;
         ngx_http_auth_m2m_wake(issuer, true);
@@ -415,10 +430,14 @@ ngx_http_auth_m2m_discovery_done(ngx_http_auth_m2m_issuer_t *issuer,
     }
 
     ngx_shmtx_lock(&issuer->shpool->mutex);
-    ngx_http_auth_m2m_sh_set(issuer->sh->jwks_uri, NGX_HTTP_AUTH_M2M_URI_LEN,
-                             &issuer->sh->jwks_uri_len,
-                             reinterpret_cast<const u_char *>(uri.data()),
-                             uri.size());
+
+    if (ngx_http_auth_m2m_sh_current_locked(issuer)) {
+        ngx_http_auth_m2m_sh_set(issuer->sh->jwks_uri,
+                                 NGX_HTTP_AUTH_M2M_URI_LEN,
+                                 &issuer->sh->jwks_uri_len,
+                                 target->display.data, target->display.len);
+    }
+
     ngx_shmtx_unlock(&issuer->shpool->mutex);
 
     ngx_http_auth_m2m_fetch_destroy(f);
@@ -467,14 +486,14 @@ ngx_http_auth_m2m_jwks_done(ngx_http_auth_m2m_issuer_t *issuer,
         for (const auto &skipped : parsed.skipped) {
             ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                           "auth_m2m_issuer \"%V\": key from \"%V\" ignored: %s",
-                          &issuer->name, &f->target->url, skipped.c_str());
+                          &issuer->name, &f->target->display, skipped.c_str());
         }
 
         error = ngx_http_auth_m2m_store_keys(issuer, f, &parsed);
     }
 
     if (error) {
-        ngx_http_auth_m2m_fetch_failed(issuer, &f->target->url, error);
+        ngx_http_auth_m2m_fetch_failed(issuer, &f->target->display, error);
     }
 }
 
@@ -494,7 +513,7 @@ ngx_http_auth_m2m_fetch_done(ngx_http_auth_m2m_fetch_t *f)
         ngx_http_auth_m2m_jwks_done(issuer, f);
 
     } catch (const std::exception &e) {
-        ngx_http_auth_m2m_fetch_failed(issuer, &f->target->url,
+        ngx_http_auth_m2m_fetch_failed(issuer, &f->target->display,
                                        "internal_error");
         ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
                       "auth_m2m_issuer \"%V\": %s", &issuer->name, e.what());
@@ -523,7 +542,8 @@ ngx_http_auth_m2m_maybe_fetch(ngx_http_auth_m2m_issuer_t *issuer)
 
     ngx_shmtx_lock(&issuer->shpool->mutex);
 
-    if ((sh->refetch_requested || now >= sh->next_refresh)
+    if (ngx_http_auth_m2m_sh_current_locked(issuer)
+        && (sh->refetch_requested || now >= sh->next_refresh)
         && (sh->owner == 0 || now >= sh->deadline))
     {
         if (sh->owner && sh->owner != ngx_pid) {
@@ -627,6 +647,13 @@ ngx_http_auth_m2m_sync_keys(ngx_http_auth_m2m_issuer_t *issuer)
 
     generation = sh->generation;
 
+    if (!ngx_http_auth_m2m_sh_current_locked(issuer)) {
+        /* an old worker keeps the keys it has until it exits */
+        ngx_shmtx_unlock(&issuer->shpool->mutex);
+        issuer->generation = generation;
+        return;
+    }
+
     if (sh->jwks == NULL) {
         ngx_shmtx_unlock(&issuer->shpool->mutex);
         issuer->generation = generation;
@@ -717,7 +744,10 @@ ngx_http_auth_m2m_wait_for_keys(ngx_http_request_t *r,
 
     ngx_shmtx_lock(&issuer->shpool->mutex);
 
-    if (sh->owner != 0 && now < sh->deadline) {
+    if (!ngx_http_auth_m2m_sh_current_locked(issuer)) {
+        join = false;
+
+    } else if (sh->owner != 0 && now < sh->deadline) {
         join = true;
 
     } else if (now - sh->last_kid_refetch >= issuer->kid_refetch_cooldown) {

@@ -52,8 +52,8 @@ ngx_http_auth_m2m_issuer_report(ngx_http_auth_m2m_issuer_t *issuer)
         return report;
     }
 
-    report.location = ngx_http_auth_m2m_string(issuer->target.url.data,
-                                issuer->target.url.len);
+    report.location = ngx_http_auth_m2m_string(issuer->target.display.data,
+                                issuer->target.display.len);
 
     /* a plain copy under the lock: nothing that can throw while holding it */
     ngx_shmtx_lock(&issuer->shpool->mutex);

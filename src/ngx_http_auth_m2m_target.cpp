@@ -66,6 +66,14 @@ ngx_http_auth_m2m_parse_target(ngx_pool_t *pool, ngx_log_t *log,
     }
 
     target->url = *url;
+
+    /* a query may carry an API key of the key server: never shown */
+    target->display = *url;
+    p = static_cast<u_char *>(ngx_strlchr(url->data, url->data + url->len,
+                                          '?'));
+    if (p) {
+        target->display.len = p - url->data;
+    }
     target->port = u.port;
     target->addrs = u.addrs;
     target->naddrs = u.naddrs;

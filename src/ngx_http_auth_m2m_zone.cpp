@@ -26,6 +26,43 @@ ngx_http_auth_m2m_sh_dup(ngx_slab_pool_t *shpool, ngx_str_t *dst, ngx_str_t *src
 }
 
 
+/*
+ * A reload gave the issuer another key URL: keys from the old one must not be
+ * used. The entry is reset in place rather than replaced, so that any number
+ * of such reloads costs no zone memory; the old workers, which may still be
+ * fetching from the old URL, see the new source_version and leave the entry
+ * alone from then on.
+ */
+ngx_int_t
+ngx_http_auth_m2m_sh_new_source_locked(ngx_slab_pool_t *shpool,
+    ngx_http_auth_m2m_issuer_sh_t *sh, ngx_str_t *source)
+{
+    ngx_str_t   copy;
+    ngx_uint_t  version = sh->source_version + 1;
+    ngx_uint_t  attempts = sh->attempts + 1;  /* wakes the old waiters */
+
+    if (ngx_http_auth_m2m_sh_dup(shpool, &copy, source) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ngx_slab_free_locked(shpool, sh->source.data);
+
+    if (sh->jwks) {
+        ngx_slab_free_locked(shpool, sh->jwks);
+    }
+
+    ngx_memzero(&sh->source_version,
+                sizeof(ngx_http_auth_m2m_issuer_sh_t)
+                - offsetof(ngx_http_auth_m2m_issuer_sh_t, source_version));
+
+    sh->source = copy;
+    sh->source_version = version;
+    sh->attempts = attempts;
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_http_auth_m2m_attach_issuer(ngx_http_auth_m2m_main_conf_t *amcf,
     ngx_http_auth_m2m_issuer_t *issuer)
@@ -48,21 +85,21 @@ ngx_http_auth_m2m_attach_issuer(ngx_http_auth_m2m_main_conf_t *amcf,
             continue;
         }
 
-        if (sh->source.len == issuer->target.url.len
-            && ngx_strncmp(sh->source.data, issuer->target.url.data,
-                           sh->source.len) == 0)
+        if (sh->source.len != issuer->target.url.len
+            || ngx_strncmp(sh->source.data, issuer->target.url.data,
+                           sh->source.len) != 0)
         {
-            issuer->sh = sh;
-            return NGX_OK;
+            if (ngx_http_auth_m2m_sh_new_source_locked(shpool, sh,
+                                                       &issuer->target.url)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
         }
 
-        /*
-         * The source URL changed: keys from the old one must not be used.
-         * The old workers still fetch into the old entry until they exit,
-         * so it is only unlinked (and stays allocated) and a new one is made.
-         */
-        ngx_queue_remove(q);
-        break;
+        issuer->sh = sh;
+        issuer->sh_version = sh->source_version;
+        return NGX_OK;
     }
 
     sh = static_cast<ngx_http_auth_m2m_issuer_sh_t *>(
@@ -81,6 +118,7 @@ ngx_http_auth_m2m_attach_issuer(ngx_http_auth_m2m_main_conf_t *amcf,
 
     ngx_queue_insert_tail(&amcf->sh->issuers, &sh->queue);
     issuer->sh = sh;
+    issuer->sh_version = sh->source_version;
 
     return NGX_OK;
 }
@@ -183,6 +221,13 @@ ngx_http_auth_m2m_add_zone(ngx_conf_t *cf, ngx_http_auth_m2m_main_conf_t *amcf,
 }
 
 } /* namespace */
+
+
+bool
+ngx_http_auth_m2m_sh_current_locked(ngx_http_auth_m2m_issuer_t *issuer)
+{
+    return issuer->sh->source_version == issuer->sh_version;
+}
 
 
 void

@@ -25,8 +25,12 @@ struct ngx_http_auth_m2m_shctx_s {
 
 struct ngx_http_auth_m2m_issuer_sh_s {
     ngx_queue_t                   queue;
-    ngx_str_t                     name;         /* slab copies: entries are */
-    ngx_str_t                     source;       /* matched by both on reload */
+    ngx_str_t                     name;         /* slab copy, the entry's key */
+    ngx_str_t                     source;       /* slab copy of the key URL */
+
+    /* bumped when a reload gives the issuer another key URL: the workers of
+     * the old configuration stop writing and reading the entry */
+    ngx_uint_t                    source_version;
 
     /* read without the lock to notice changes cheaply */
     ngx_atomic_t                  generation;   /* 0: no keys yet */
@@ -62,6 +66,10 @@ struct ngx_http_auth_m2m_issuer_sh_s {
     uint64_t                      fetch_kid_triggered;
 };
 
+
+/* With the zone locked: whether the entry still holds this configuration's
+ * key source (false in an old worker after a reload changed the URL). */
+bool ngx_http_auth_m2m_sh_current_locked(ngx_http_auth_m2m_issuer_t *issuer);
 
 /* Copies s into a fixed field, cut to fit (only ever display data or
  * validators, where a cut value merely costs a full refetch). */

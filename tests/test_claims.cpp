@@ -76,14 +76,21 @@ START_TEST(test_render_control_characters_as_json)
     // are rendered quoted and escaped.
     ck_assert_std_str_eq(rendered("\"a\\r\\nX-Injected: 1\""), "\"a\\r\\nX-Injected: 1\"");
     ck_assert_std_str_eq(rendered("\"tab\\there\""), "\"tab\\there\"");
-    // DEL counts as a control character; JSON needs no escape for it, so it is
-    // quoted but stays raw (it cannot split a line).
-    ck_assert_std_str_eq(rendered("\"del\\u007f\""), "\"del\x7f\"");
+    // Issue 6, item 4: DEL, C1 controls and the Unicode line and paragraph
+    // separators break lines in log viewers; JSON needs no escape for them
+    // and jansson writes them raw, so we escape them ourselves.
+    ck_assert_std_str_eq(rendered("\"del\\u007f\""), "\"del\\u007f\"");
+    ck_assert_std_str_eq(rendered("\"nel\\u0085x\""), "\"nel\\u0085x\"");
+    ck_assert_std_str_eq(rendered("\"c1\\u0080\\u009f\""), "\"c1\\u0080\\u009f\"");
+    ck_assert_std_str_eq(rendered("\"ls\\u2028ps\\u2029\""), "\"ls\\u2028ps\\u2029\"");
+    ck_assert_std_str_eq(rendered("{\"k\\u2028\":[\"\\u0085\"]}"), "{\"k\\u2028\":[\"\\u0085\"]}");
+    ck_assert_std_str_eq(rendered("[\"ok\",\"x\\u2029\"]"), "[\"ok\",\"x\\u2029\"]");
     ck_assert_std_str_eq(rendered("\"bell\\u0007\""), "\"bell\\u0007\"");
     // The same inside an array of strings: the whole array is JSON.
     ck_assert_std_str_eq(rendered("[\"ok\",\"bad\\n\"]"), "[\"ok\",\"bad\\n\"]");
-    // Non-ASCII text is not a control character.
-    ck_assert_std_str_eq(rendered("\"\\u00e9\\u2028\""), "\xc3\xa9\xe2\x80\xa8");
+    // Other non-ASCII text, neighbours of those included, stays as it is.
+    ck_assert_std_str_eq(rendered("\"\\u00e9\\u00a0\\u2027\\u202a\\u0100\""),
+                         "\xc3\xa9\xc2\xa0\xe2\x80\xa7\xe2\x80\xaa\xc4\x80");
 }
 END_TEST
 
@@ -141,6 +148,10 @@ START_TEST(test_client_id_with_control_characters_skipped)
     ck_assert_std_str_eq(find_client_id(claims.get(), {"client_id", "azp"}), "clean");
     auto only = json("{\"client_id\":\"a\\u0001b\"}");
     ck_assert_std_str_eq(find_client_id(only.get(), {"client_id"}), "");
+    for (const char *id : {"a\\u007fb", "a\\u0085b", "a\\u2028b", "a\\u2029b"}) {
+        auto separated = json(("{\"client_id\":\"" + std::string(id) + "\",\"azp\":\"clean\"}").c_str());
+        ck_assert_std_str_eq(find_client_id(separated.get(), {"client_id", "azp"}), "clean");
+    }
 }
 END_TEST
 

@@ -405,6 +405,40 @@ START_TEST(test_ec_point_not_on_curve_skipped)
 }
 END_TEST
 
+// Issue 6, item 1: cjose's base64 decoder asserts (SIGABRT, a dead nginx) on
+// an embedded '='. Every coordinate is decoded strictly by us first, at the
+// curve's exact width, and a bad one skips the key like any other.
+START_TEST(test_bad_ec_coordinates_skipped)
+{
+    testkeys::JwkParts ec = testkeys::jwk_parts(KeyName::p256);
+    auto p256 = [](const std::string &x, const std::string &y) {
+        return ec_jwk_with("\"crv\":\"P-256\",\"x\":\"" + x + "\",\"y\":\"" + y + "\"");
+    };
+    std::string x;
+    ck_assert(testkeys::b64url_decode(ec.x, &x));
+    const std::string pad_inside = "AAAAA=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    const std::vector<std::pair<std::string, std::string>> broken = {
+        {pad_inside, ec.y},                                   // the crash of the review
+        {ec.x, pad_inside},
+        {ec.x + "=", ec.y},                                   // padded
+        {ec.x.substr(0, 42) + "+", ec.y},                     // standard base64
+        {ec.x.substr(0, 20) + " " + ec.x.substr(21), ec.y},   // whitespace
+        {testkeys::b64url_encode(x.substr(1)), ec.y},         // 31 bytes
+        {testkeys::b64url_encode(std::string(1, '\0') + x), ec.y},  // 33 bytes
+        {testkeys::b64url_encode(x + x), ec.y},               // 64 bytes
+    };
+    for (const auto &xy : broken) {
+        std::string why = assert_only_key_skipped(p256(xy.first, xy.second));
+        ck_assert_msg(contains(why, "EC \""), "x=%s: reason \"%s\"", xy.first.c_str(), why.c_str());
+        assert_skipped_beside_good_key(p256(xy.first, xy.second), "kid \"e\": ");
+    }
+    // A P-384 key's 48-byte coordinates under crv P-521 are refused by width.
+    testkeys::JwkParts p384 = testkeys::jwk_parts(KeyName::p384);
+    std::string why = assert_only_key_skipped(ec_jwk_with("\"crv\":\"P-521\",\"x\":\"" + p384.x + "\",\"y\":\"" + p384.y + "\""));
+    ck_assert_msg(contains(why, "48 bytes, not 66"), "reason \"%s\"", why.c_str());
+}
+END_TEST
+
 START_TEST(test_key_fits)
 {
     std::shared_ptr<const m2m::KeySet> keys = load_keys(jwk_set({
@@ -450,6 +484,7 @@ Suite *jwks_suite()
     tcase_add_test(tc, test_no_usable_key);
     tcase_add_test(tc, test_ec_point_not_on_curve_skipped);
     tcase_add_test(tc, test_key_fits);
+    tcase_add_test(tc, test_bad_ec_coordinates_skipped);
     tcase_add_test(tc, test_broken_rsa_numbers_skipped);
     tcase_add_test(tc, test_skip_line_escapes_control_bytes);
     suite_add_tcase(s, tc);

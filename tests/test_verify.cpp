@@ -253,31 +253,49 @@ START_TEST(test_key_alg_mismatch)
 }
 END_TEST
 
-START_TEST(test_no_kid_tries_keys_of_right_type)
+// A kid-less token may cost one signature check, never one per key: it
+// verifies only when exactly one key fits its alg (issue 6, item 2).
+START_TEST(test_no_kid_uses_the_only_fitting_key)
 {
-    // The right key is not the first RSA key in the set.
+    // The one RSA key is not the first key in the set.
     IssuerPolicy policy = make_policy(load_keys(jwk_set({
         public_jwk(KeyName::p256, "ec-256"),
-        public_jwk(KeyName::rsa_other, "rsa-2"),
-        public_jwk(KeyName::p256_other, "ec-256b"),
         public_jwk(KeyName::rsa, "rsa-1"),
         public_jwk(KeyName::p384, ""),
     })));
     ASSERT_RUN(tok("RS256", KeyName::rsa, ""), policy, Status::ok);
     ASSERT_RUN(tok("PS384", KeyName::rsa, ""), policy, Status::ok);
-    ASSERT_RUN(tok("RS256", KeyName::rsa_other, ""), policy, Status::ok);
     ASSERT_RUN(tok("ES256", KeyName::p256, ""), policy, Status::ok);
-    ASSERT_RUN(tok("ES256", KeyName::p256_other, ""), policy, Status::ok);
     ASSERT_RUN(tok("ES384", KeyName::p384, ""), policy, Status::ok);
-    // Keys of the right type exist but none made the signature.
-    IssuerPolicy one_rsa = make_policy(load_keys(jwk_set({public_jwk(KeyName::rsa, "rsa-1"),
-                                                          public_jwk(KeyName::p256, "ec-256")})));
-    ASSERT_RUN(tok("RS256", KeyName::rsa_other, ""), one_rsa, Status::bad_signature);
-    ASSERT_RUN(tok("ES256", KeyName::p256_other, ""), one_rsa, Status::bad_signature);
-    // A key pinned to another alg is not "of the right type".
-    IssuerPolicy pinned = make_policy(load_keys(jwk_set({public_jwk(KeyName::rsa, "pinned", "\"alg\":\"PS256\""),
-                                                         public_jwk(KeyName::p256, "ec-256")})));
-    ASSERT_RUN(tok("PS256", KeyName::rsa, ""), pinned, Status::ok);
+    // The only fitting key did not make the signature.
+    ASSERT_RUN(tok("RS256", KeyName::rsa_other, ""), policy, Status::bad_signature);
+    ASSERT_RUN(tok("ES256", KeyName::p256_other, ""), policy, Status::bad_signature);
+    // A key pinned to another alg does not fit, so the other RSA key is the only one.
+    IssuerPolicy pinned = make_policy(load_keys(jwk_set({public_jwk(KeyName::rsa_other, "pinned", "\"alg\":\"RS512\""),
+                                                         public_jwk(KeyName::rsa, "rsa-1")})));
+    ASSERT_RUN(tok("RS256", KeyName::rsa, ""), pinned, Status::ok);
+    // For RS512 both fit again.
+    ASSERT_RUN(tok("RS512", KeyName::rsa_other, ""), pinned, Status::unknown_kid);
+}
+END_TEST
+
+START_TEST(test_no_kid_with_several_fitting_keys_is_unknown_kid)
+{
+    IssuerPolicy policy = make_policy(load_keys(jwk_set({
+        public_jwk(KeyName::rsa_other, "rsa-2"),
+        public_jwk(KeyName::p256, "ec-256"),
+        public_jwk(KeyName::p256_other, "ec-256b"),
+        public_jwk(KeyName::rsa, "rsa-1"),
+    })));
+    // Even the genuine tokens: which key to try is ambiguous without a kid.
+    ASSERT_RUN(tok("RS256", KeyName::rsa, ""), policy, Status::unknown_kid);
+    ASSERT_RUN(tok("ES256", KeyName::p256_other, ""), policy, Status::unknown_kid);
+    bool verified = true;
+    ck_assert_status(check_token(tok("RS256", KeyName::rsa_other, ""), policy, kNow, &verified), Status::unknown_kid);
+    ck_assert(!verified);
+    // With their kids the same tokens pass.
+    ASSERT_RUN(tok("RS256", KeyName::rsa, "rsa-1"), policy, Status::ok);
+    ASSERT_RUN(tok("ES256", KeyName::p256_other, "ec-256b"), policy, Status::ok);
 }
 END_TEST
 
@@ -742,7 +760,8 @@ Suite *verify_suite()
     TCase *keys = tcase_create("keys");
     tcase_add_test(keys, test_unknown_kid);
     tcase_add_test(keys, test_key_alg_mismatch);
-    tcase_add_test(keys, test_no_kid_tries_keys_of_right_type);
+    tcase_add_test(keys, test_no_kid_uses_the_only_fitting_key);
+    tcase_add_test(keys, test_no_kid_with_several_fitting_keys_is_unknown_kid);
     tcase_add_test(keys, test_no_kid_and_no_key_of_right_type);
     tcase_add_test(keys, test_bad_signature);
     tcase_add_test(keys, test_embedded_keys_never_followed);

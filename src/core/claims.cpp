@@ -9,20 +9,12 @@ namespace m2m {
 namespace {
 
 // A raw CR or LF in a variable passed upstream with proxy_set_header would
-// split the header; such strings are rendered as JSON (quoted, escaped).
+// split the header, and DEL, C1 controls or U+2028 break log lines in many
+// viewers; such strings are rendered as JSON, every one of them escaped.
 bool is_plain_string(const json_t *value)
 {
-    if (!json_is_string(value)) {
-        return false;
-    }
-    const char *s = json_string_value(value);
-    for (size_t i = 0, n = json_string_length(value); i < n; i++) {
-        unsigned char c = static_cast<unsigned char>(s[i]);
-        if (c < 0x20 || c == 0x7f) {
-            return false;
-        }
-    }
-    return true;
+    return json_is_string(value) &&
+           !has_line_breaking_chars(std::string_view(json_string_value(value), json_string_length(value)));
 }
 
 bool is_plain_string_array(const json_t *value)
@@ -39,17 +31,6 @@ bool is_plain_string_array(const json_t *value)
         }
     }
     return true;
-}
-
-std::string dump_compact(const json_t *value)
-{
-    char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!text) {
-        return {};
-    }
-    std::string out(text);
-    free(text);
-    return out;
 }
 
 bool parse_index(const std::string &step, size_t *index)
@@ -97,7 +78,7 @@ std::string render_claim(const json_t *value)
         }
         return out;
     }
-    return value ? dump_compact(value) : std::string();
+    return value ? dump_json(value, JSON_COMPACT) : std::string();
 }
 
 const json_t *find_claim(const json_t *object, std::string_view name) noexcept

@@ -11,9 +11,9 @@ namespace m2m {
 
 // Strings as they are, numbers and booleans as JSON text, arrays of strings
 // joined by single spaces, anything else (objects, mixed arrays, null) as
-// compact JSON. A string with a control character (CR, LF, ...) is also
-// rendered as JSON, quoted and escaped, so that no claim can split a header
-// line or a log line.
+// compact JSON. A string with a control character (CR, LF, DEL, C1, U+2028
+// or U+2029) is also rendered as JSON, quoted and escaped, so that no claim
+// can split a header line or a log line.
 std::string render_claim(const json_t *value);
 
 // nginx lower-cases variable names, so $m2m_claim_tenantId arrives as

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include <cjose/jwk.h>
@@ -30,6 +31,16 @@ using JwsPtr = std::unique_ptr<cjose_jws_t, JwsDeleter>;
 // (RFC 7515 §5.2 lets us refuse them, and two parsers disagreeing on which
 // duplicate wins is a classic bypass), no NUL in strings. Null if not an object.
 JsonPtr parse_json_object(std::string_view text) noexcept;
+
+// json_dumps, then every DEL, C1 control (U+0080..U+009F) and line or
+// paragraph separator (U+2028, U+2029) escaped as \uXXXX: jansson leaves them
+// raw, and log viewers and some HTTP stacks treat them as line breaks. Empty
+// on allocation failure.
+std::string dump_json(const json_t *value, size_t flags) noexcept;
+
+// Whether a UTF-8 string holds a byte or code point that can break a header
+// or log line: C0 and C1 controls, DEL, U+2028 and U+2029.
+bool has_line_breaking_chars(std::string_view text) noexcept;
 
 // The member as a string view, or empty optional-like null data if absent or
 // not a string.

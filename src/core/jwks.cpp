@@ -23,6 +23,21 @@ std::optional<Curve> curve_from_name(std::string_view name)
     return std::nullopt;
 }
 
+size_t coordinate_size(Curve curve)
+{
+    switch (curve) {
+    case Curve::P256:
+        return 32;
+    case Curve::P384:
+        return 48;
+    case Curve::P521:
+        return 66;
+    case Curve::none:
+        break;
+    }
+    return 0;
+}
+
 bool has_string_members(const json_t *jwk, std::initializer_list<const char *> names)
 {
     std::string_view unused;
@@ -82,6 +97,26 @@ std::string check_rsa_numbers(const json_t *jwk, size_t *modulus_bytes)
         return "RSA exponent is not an odd number from 3 to 2^32";
     }
     *modulus_bytes = n.size();
+    return {};
+}
+
+// RFC 7518 §6.2.1.2: each coordinate is the full field width. cjose's own
+// base64 decoder asserts on some malformed input (an embedded '='), so no
+// byte reaches it that our strict decoder has not accepted first.
+std::string check_ec_coordinates(const json_t *jwk, Curve curve)
+{
+    const size_t width = coordinate_size(curve);
+    std::string_view text;
+    std::string decoded;
+    for (const char *name : {"x", "y"}) {
+        if (!json_string_member(jwk, name, &text) || !base64url_decode(text, &decoded)) {
+            return std::string("EC \"") + name + "\" is not base64url";
+        }
+        if (decoded.size() != width) {
+            return std::string("EC \"") + name + "\" is " + std::to_string(decoded.size()) + " bytes, not " +
+                   std::to_string(width);
+        }
+    }
     return {};
 }
 
@@ -172,6 +207,10 @@ std::string import_key(json_t *jwk, Key *key)
         if (!has_string_members(jwk, {"x", "y"})) {
             return "EC key without \"x\" and \"y\"";
         }
+        std::string why = check_ec_coordinates(jwk, *curve);
+        if (!why.empty()) {
+            return why;
+        }
         key->kty = KeyType::EC;
         key->crv = *curve;
     } else {
@@ -202,7 +241,7 @@ std::string import_key(json_t *jwk, Key *key)
     // and an ECDSA one is R||S at the curve's width. cjose accepts longer
     // ones, which would make signatures malleable.
     if (key->kty == KeyType::EC) {
-        key->signature_size = key->crv == Curve::P256 ? 64 : key->crv == Curve::P384 ? 96 : 132;
+        key->signature_size = 2 * coordinate_size(key->crv);
     }
     return {};
 }

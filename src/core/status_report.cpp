@@ -265,20 +265,11 @@ std::string report_json(const ModuleReport &report)
     }
     set(root.get(), "issuers", issuers.release());
 
-    char *text = json_dumps(root.get(), JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    if (!text) {
+    std::string out = dump_json(root.get(), JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (out.empty()) {
         throw std::bad_alloc();
     }
-    std::string out;
-    try {
-        out = text;
-        out += '\n';
-    } catch (...) {
-        free(text);
-        throw;
-    }
-    free(text);
-    return out;
+    return out + '\n';
 }
 
 std::string report_prometheus(const ModuleReport &report)

@@ -37,15 +37,16 @@ bool typ_allowed(const json_t *header, const std::vector<std::string> &allowed)
     return false;
 }
 
-Status check_signature(const Token &token, Algorithm alg, const KeySet &keys)
+// Exactly one key may be tried per token, so a forged token costs one
+// signature check whatever the key set holds. With a kid that is the key of
+// that kid; without one it is the only key that fits the alg, and a set with
+// several such keys refuses kid-less tokens (RFC 7515 §4.1.4 makes "kid" the
+// way to choose between keys).
+Status select_key(const Token &token, Algorithm alg, const KeySet &keys, const Key **selected)
 {
-    cjose_err err;
-    JwsPtr jws(cjose_jws_import(token.compact().data(), token.compact().size(), &err));
-    if (!jws) {
-        return Status::malformed;
-    }
+    const Key *candidate = nullptr;
     bool kid_seen = false;
-    bool fitting_key_seen = false;
+    size_t fitting = 0;
     for (const Key &key : keys.keys()) {
         if (token.has_kid()) {
             if (!key.kid || *key.kid != token.kid()) {
@@ -53,20 +54,39 @@ Status check_signature(const Token &token, Algorithm alg, const KeySet &keys)
             }
             kid_seen = true;
         }
-        if (!key.fits(alg)) {
-            continue;
-        }
-        fitting_key_seen = true;
-        if (token.signature_size() == key.signature_size && cjose_jws_verify(jws.get(), key.jwk.get(), &err)) {
-            return Status::ok;
+        if (key.fits(alg)) {
+            fitting++;
+            candidate = candidate ? candidate : &key;
         }
     }
-    // Without a kid, "no key of the right type" is the kid-less unknown_kid:
-    // a remote issuer may have published it since.
-    if (token.has_kid() ? !kid_seen : !fitting_key_seen) {
+    if (token.has_kid() ? !kid_seen : fitting != 1) {
+        // Without a kid, "no key of the right type" is the kid-less
+        // unknown_kid: a remote issuer may have published it since.
         return Status::unknown_kid;
     }
-    return fitting_key_seen ? Status::bad_signature : Status::key_alg_mismatch;
+    if (!candidate) {
+        return Status::key_alg_mismatch;
+    }
+    *selected = candidate;
+    return Status::ok;
+}
+
+Status check_signature(const Token &token, Algorithm alg, const KeySet &keys)
+{
+    const Key *key = nullptr;
+    Status status = select_key(token, alg, keys, &key);
+    if (status != Status::ok) {
+        return status;
+    }
+    if (token.signature_size() != key->signature_size) {
+        return Status::bad_signature;
+    }
+    cjose_err err;
+    JwsPtr jws(cjose_jws_import(token.compact().data(), token.compact().size(), &err));
+    if (!jws) {
+        return Status::malformed;
+    }
+    return cjose_jws_verify(jws.get(), key->jwk.get(), &err) ? Status::ok : Status::bad_signature;
 }
 
 // A NumericDate claim: absent is fine (present=false), a non-number is not.
