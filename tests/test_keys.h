@@ -20,6 +20,8 @@ enum class KeyName {
     p256_other,  // EC P-256, never published
     p384,        // EC P-384
     p521,        // EC P-521
+    rsa_3072,    // RSA-3072 (three primes, see test_keys.cpp)
+    rsa_4096,    // RSA-4096 (four primes)
 };
 
 // Generates every key now. Without it keys are generated on first use.
