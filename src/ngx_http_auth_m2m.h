@@ -60,7 +60,20 @@ typedef struct ngx_http_auth_m2m_fetch_s      ngx_http_auth_m2m_fetch_t;
  * may name an issuer defined further down, as limit_req names zones. */
 typedef struct {
     ngx_str_t                     name;
-    m2m::IssuerPolicy            *policy;
+    m2m::IssuerPolicy            *policy;       /* built when the block ends */
+
+    /* Directive values start NGX_CONF_UNSET*, so that nginx's slots report
+     * a repeated directive; when the block ends these first ones are copied
+     * into *policy (unset ones leave its defaults) and the others below get
+     * their defaults. */
+    ngx_str_t                     iss;
+    ngx_array_t                  *audiences;    /* of ngx_str_t */
+    ngx_array_t                  *algorithms;
+    time_t                        leeway;
+    ngx_array_t                  *client_id_claims;
+    ngx_array_t                  *scope_claims;
+    ngx_array_t                  *require_typ;
+
     ngx_http_auth_m2m_source_e    source;
     ngx_str_t                     jwks_file;
     time_t                        jwks_file_loaded;
@@ -171,11 +184,34 @@ ngx_int_t ngx_http_auth_m2m_add_variables(ngx_conf_t *cf);
 char *ngx_http_auth_m2m_claim_set(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
+/* ngx_http_auth_m2m_conf.cpp */
+char *ngx_http_auth_m2m_conf_block(ngx_conf_t *cf, ngx_command_t *commands,
+    void *conf);
+char *ngx_http_auth_m2m_conf_set_list_slot(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* ngx_http_auth_m2m_issuer.cpp */
 char *ngx_http_auth_m2m_issuer_block(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_auth_m2m_set_source(ngx_conf_t *cf,
+    ngx_http_auth_m2m_issuer_t *issuer, ngx_http_auth_m2m_source_e source);
 ngx_http_auth_m2m_issuer_t *ngx_http_auth_m2m_issuer_ref(ngx_conf_t *cf,
     ngx_str_t *name);
 ngx_int_t ngx_http_auth_m2m_check_issuers(ngx_conf_t *cf);
+
+/* ngx_http_auth_m2m_file.cpp */
+char *ngx_http_auth_m2m_set_jwks_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* ngx_http_auth_m2m_remote.cpp */
+char *ngx_http_auth_m2m_set_jwks_uri(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_auth_m2m_set_discovery(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_http_auth_m2m_remote_warnings(ngx_conf_t *cf,
+    ngx_http_auth_m2m_issuer_t *issuer);
+ngx_int_t ngx_http_auth_m2m_prepare_remote(ngx_conf_t *cf,
+    ngx_http_auth_m2m_issuer_t *issuer);
 
 ngx_http_auth_m2m_state_t *ngx_http_auth_m2m_state(ngx_http_request_t *r);
 void ngx_http_auth_m2m_forget(ngx_http_auth_m2m_state_t *state);

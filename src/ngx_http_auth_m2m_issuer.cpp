@@ -1,466 +1,283 @@
 /*
  * The auth_m2m_issuer block: one trusted token issuer, its key source and
- * the rules its tokens must meet. Keys from jwks_file are read while the
- * configuration is parsed, so "nginx -t" reports a bad key file.
+ * the rules its tokens must meet. Its directives are an inner ngx_command_t
+ * table parsed with nginx's slots; when the block ends, the issuer gets its
+ * defaults and the m2m::IssuerPolicy the core checks tokens against.
  */
 
 #include "ngx_http_auth_m2m.h"
 
 #include <string_view>
 
-#include "core/jwks.h"
-
 
 namespace {
 
-typedef char *(*ngx_http_auth_m2m_issuer_setter_pt)(ngx_conf_t *cf,
-    ngx_http_auth_m2m_issuer_t *issuer, ngx_str_t *args, ngx_uint_t nargs);
-
-typedef std::vector<std::string> m2m::IssuerPolicy::*ngx_http_auth_m2m_list_t;
-
-typedef struct {
-    const char                           *name;
-    ngx_uint_t                            min_args;
-    ngx_uint_t                            max_args;   /* 0: unbounded */
-    ngx_http_auth_m2m_issuer_setter_pt    set;        /* NULL: a plain list */
-    ngx_http_auth_m2m_list_t              list;       /* ... stored here */
-} ngx_http_auth_m2m_issuer_directive_t;
+char *ngx_http_auth_m2m_set_issuer(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_auth_m2m_set_algorithms(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_auth_m2m_set_at_least_1s(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 
-/* Per-block parse state: which directives were seen, to report duplicates. */
-typedef struct {
-    ngx_http_auth_m2m_issuer_t           *issuer;
-    ngx_uint_t                            seen;       /* bit per directive */
-} ngx_http_auth_m2m_issuer_ctx_t;
-
-
-char *set_source(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
-    ngx_http_auth_m2m_source_e source);
-
-
-std::vector<std::string>
-to_strings(ngx_str_t *args, ngx_uint_t nargs)
-{
-    std::vector<std::string>  out;
-
-    for (ngx_uint_t i = 0; i < nargs; i++) {
-        out.push_back(ngx_http_auth_m2m_string(args[i].data, args[i].len));
-    }
-
-    return out;
-}
-
-
-ngx_int_t
-ngx_http_auth_m2m_read_file(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
-    ngx_str_t *path, std::string *out)
-{
-    ngx_fd_t         fd;
-    ngx_file_info_t  fi;
-    ssize_t          n;
-
-    fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "auth_m2m_issuer \"%V\": \"jwks_file\" "
-                           ngx_open_file_n " \"%V\" failed",
-                           &issuer->name, path);
-        return NGX_ERROR;
-    }
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "auth_m2m_issuer \"%V\": \"jwks_file\" "
-                           ngx_fd_info_n " \"%V\" failed",
-                           &issuer->name, path);
-        ngx_close_file(fd);
-        return NGX_ERROR;
-    }
-
-    out->resize(ngx_file_size(&fi));
-
-    n = ngx_read_fd(fd, &(*out)[0], out->size());
-
-    ngx_close_file(fd);
-
-    if (n != static_cast<ssize_t>(out->size())) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "auth_m2m_issuer \"%V\": \"jwks_file\" "
-                           ngx_read_fd_n " \"%V\" failed",
-                           &issuer->name, path);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_http_auth_m2m_load_jwks_file(ngx_conf_t *cf,
-    ngx_http_auth_m2m_issuer_t *issuer)
-{
-    std::string  text;
-
-    if (ngx_http_auth_m2m_read_file(cf, issuer, &issuer->jwks_file, &text)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    m2m::JwksParseResult  parsed = m2m::parse_jwks(text);
-
-    for (const auto &skipped : parsed.skipped) {
-        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "auth_m2m_issuer \"%V\": \"jwks_file\" \"%V\": "
-                           "key ignored: %s",
-                           &issuer->name, &issuer->jwks_file, skipped.c_str());
-    }
-
-    if (parsed.status != m2m::Status::ok) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "auth_m2m_issuer \"%V\": \"jwks_file\" \"%V\" "
-                           "is not a usable JWK Set: %s",
-                           &issuer->name, &issuer->jwks_file,
-                           m2m::reason_code(parsed.status));
-        return NGX_ERROR;
-    }
-
-    issuer->policy->keys =
-        std::make_shared<const m2m::KeySet>(std::move(parsed.keys));
-    issuer->jwks_file_loaded = ngx_time();
-
-    return NGX_OK;
-}
-
-
+/* fetch_timeout 0 or jwks_max_size 0 could never succeed */
+template <typename T>
 char *
-set_issuer(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer, ngx_str_t *args,
-    ngx_uint_t nargs)
+ngx_http_auth_m2m_not_zero(ngx_conf_t *cf, void *post, void *data)
 {
-    if (args[0].len == 0) {
-        return const_cast<char *>("must not be empty");
-    }
-
-    issuer->policy->issuer = ngx_http_auth_m2m_string(args[0].data,
-                                                      args[0].len);
-    return NGX_CONF_OK;
-}
-
-
-char *
-set_jwks_file(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
-    ngx_str_t *args, ngx_uint_t nargs)
-{
-    char  *rv = set_source(cf, issuer, NGX_HTTP_AUTH_M2M_SOURCE_FILE);
-
-    if (rv != NGX_CONF_OK) {
-        return rv;
-    }
-
-    issuer->jwks_file = args[0];
-
-    if (ngx_conf_full_name(cf->cycle, &issuer->jwks_file, 1) != NGX_OK) {
-        return static_cast<char *>(NGX_CONF_ERROR);
-    }
-
-    if (ngx_http_auth_m2m_load_jwks_file(cf, issuer) != NGX_OK) {
-        return static_cast<char *>(NGX_CONF_ERROR);
-    }
-
-    return NGX_CONF_OK;
-}
-
-
-char *
-set_algorithms(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
-    ngx_str_t *args, ngx_uint_t nargs)
-{
-    m2m::AlgorithmSet  set;
-
-    for (ngx_uint_t i = 0; i < nargs; i++) {
-        std::string_view  name(reinterpret_cast<char *>(args[i].data),
-                               args[i].len);
-
-        if (m2m::algorithm_is_forbidden(name)) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "auth_m2m_issuer \"%V\": \"algorithms\": "
-                               "\"%V\" is not allowed: only asymmetric "
-                               "signatures can be verified without sharing "
-                               "a secret", &issuer->name, &args[i]);
-            return static_cast<char *>(NGX_CONF_ERROR);
-        }
-
-        auto alg = m2m::algorithm_from_name(name);
-        if (!alg) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "auth_m2m_issuer \"%V\": \"algorithms\": "
-                               "unknown algorithm \"%V\"",
-                               &issuer->name, &args[i]);
-            return static_cast<char *>(NGX_CONF_ERROR);
-        }
-
-        set.add(*alg);
-    }
-
-    issuer->policy->algorithms = set;
-    return NGX_CONF_OK;
-}
-
-
-char *
-set_leeway(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
-    ngx_str_t *args, ngx_uint_t nargs)
-{
-    time_t  leeway;
-
-    leeway = ngx_parse_time(&args[0], 1);
-    if (leeway == (time_t) NGX_ERROR) {
+    if (*static_cast<T *>(data) == 0) {
         return const_cast<char *>("invalid value");
     }
 
-    issuer->policy->leeway = leeway;
     return NGX_CONF_OK;
 }
 
 
-char *
-set_source(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
-    ngx_http_auth_m2m_source_e source)
-{
-    if (issuer->source != NGX_HTTP_AUTH_M2M_SOURCE_NONE) {
-        return const_cast<char *>("conflicts with another key source: use "
-                                  "exactly one of jwks_file, jwks_uri and "
-                                  "discovery");
-    }
-
-    issuer->source = source;
-    return NGX_CONF_OK;
-}
+ngx_conf_post_t  ngx_http_auth_m2m_msec_not_zero =
+    { ngx_http_auth_m2m_not_zero<ngx_msec_t> };
+ngx_conf_post_t  ngx_http_auth_m2m_size_not_zero =
+    { ngx_http_auth_m2m_not_zero<size_t> };
 
 
-char *
-set_remote(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer, ngx_str_t *url,
-    ngx_http_auth_m2m_source_e source)
-{
-    char  *rv = set_source(cf, issuer, source);
+/* The conf each directive is given is the ngx_http_auth_m2m_issuer_t. */
+ngx_command_t  ngx_http_auth_m2m_issuer_commands[] = {
 
-    if (rv != NGX_CONF_OK) {
-        return rv;
-    }
+    { ngx_string("issuer"),
+      NGX_CONF_TAKE1,
+      ngx_http_auth_m2m_set_issuer,
+      0,
+      offsetof(ngx_http_auth_m2m_issuer_t, iss),
+      NULL },
 
-    /* resolved once the whole http block shows whether a resolver is set */
-    if (ngx_http_auth_m2m_parse_target(cf->pool, cf->log, NGX_LOG_EMERG, url,
-                                       &issuer->target, 0)
-        != NGX_OK)
-    {
-        return static_cast<char *>(NGX_CONF_ERROR);
-    }
+    { ngx_string("jwks_file"),
+      NGX_CONF_TAKE1,
+      ngx_http_auth_m2m_set_jwks_file,
+      0,
+      offsetof(ngx_http_auth_m2m_issuer_t, jwks_file),
+      NULL },
 
-    issuer->url_file = cf->conf_file->file.name.data;
-    issuer->url_line = cf->conf_file->line;
+    { ngx_string("jwks_uri"),
+      NGX_CONF_TAKE1,
+      ngx_http_auth_m2m_set_jwks_uri,
+      0,
+      0,
+      NULL },
 
-    return NGX_CONF_OK;
-}
+    { ngx_string("discovery"),
+      NGX_CONF_TAKE1,
+      ngx_http_auth_m2m_set_discovery,
+      0,
+      0,
+      NULL },
 
+    { ngx_string("audience"),
+      NGX_CONF_1MORE,
+      ngx_http_auth_m2m_conf_set_list_slot,
+      0,
+      offsetof(ngx_http_auth_m2m_issuer_t, audiences),
+      NULL },
 
-char *
-set_jwks_uri(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
-    ngx_str_t *args, ngx_uint_t nargs)
-{
-    return set_remote(cf, issuer, &args[0], NGX_HTTP_AUTH_M2M_SOURCE_URI);
-}
+    { ngx_string("algorithms"),
+      NGX_CONF_1MORE,
+      ngx_http_auth_m2m_set_algorithms,
+      0,
+      offsetof(ngx_http_auth_m2m_issuer_t, algorithms),
+      NULL },
 
+    { ngx_string("leeway"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      0,
+      offsetof(ngx_http_auth_m2m_issuer_t, leeway),
+      NULL },
 
-char *
-set_discovery(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
-    ngx_str_t *args, ngx_uint_t nargs)
-{
-    return set_remote(cf, issuer, &args[0],
-                      NGX_HTTP_AUTH_M2M_SOURCE_DISCOVERY);
-}
+    { ngx_string("client_id_claim"),
+      NGX_CONF_1MORE,
+      ngx_http_auth_m2m_conf_set_list_slot,
+      0,
+      offsetof(ngx_http_auth_m2m_issuer_t, client_id_claims),
+      NULL },
 
+    { ngx_string("scope_claim"),
+      NGX_CONF_1MORE,
+      ngx_http_auth_m2m_conf_set_list_slot,
+      0,
+      offsetof(ngx_http_auth_m2m_issuer_t, scope_claims),
+      NULL },
 
-char *
-set_seconds(ngx_str_t *arg, time_t *out)
-{
-    time_t  t = ngx_parse_time(arg, 1);
+    { ngx_string("require_typ"),
+      NGX_CONF_1MORE,
+      ngx_http_auth_m2m_conf_set_list_slot,
+      0,
+      offsetof(ngx_http_auth_m2m_issuer_t, require_typ),
+      NULL },
 
-    if (t == (time_t) NGX_ERROR) {
-        return const_cast<char *>("has an invalid time");
-    }
+    { ngx_string("refresh"),
+      NGX_CONF_TAKE1,
+      ngx_http_auth_m2m_set_at_least_1s,
+      0,
+      offsetof(ngx_http_auth_m2m_issuer_t, refresh),
+      NULL },
 
-    *out = t;
-    return NGX_CONF_OK;
-}
+    { ngx_string("fetch_timeout"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      0,
+      offsetof(ngx_http_auth_m2m_issuer_t, fetch_timeout),
+      &ngx_http_auth_m2m_msec_not_zero },
 
+    { ngx_string("jwks_max_size"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      0,
+      offsetof(ngx_http_auth_m2m_issuer_t, jwks_max_size),
+      &ngx_http_auth_m2m_size_not_zero },
 
-char *
-set_refresh(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
-    ngx_str_t *args, ngx_uint_t nargs)
-{
-    char  *rv = set_seconds(&args[0], &issuer->refresh);
+    /* with no cooldown, every made-up kid would be a fetch */
+    { ngx_string("kid_refetch_cooldown"),
+      NGX_CONF_TAKE1,
+      ngx_http_auth_m2m_set_at_least_1s,
+      0,
+      offsetof(ngx_http_auth_m2m_issuer_t, kid_refetch_cooldown),
+      NULL },
 
-    if (rv == NGX_CONF_OK && issuer->refresh < 1) {
-        return const_cast<char *>("must be at least 1s");
-    }
+    { ngx_string("trusted_certificate"),
+      NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      0,
+      offsetof(ngx_http_auth_m2m_issuer_t, trusted_certificate),
+      NULL },
 
-    return rv;
-}
-
-
-char *
-set_kid_refetch_cooldown(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
-    ngx_str_t *args, ngx_uint_t nargs)
-{
-    char  *rv = set_seconds(&args[0], &issuer->kid_refetch_cooldown);
-
-    /* every request with a made-up kid would otherwise be a fetch */
-    if (rv == NGX_CONF_OK && issuer->kid_refetch_cooldown < 1) {
-        return const_cast<char *>("must be at least 1s");
-    }
-
-    return rv;
-}
-
-
-char *
-set_fetch_timeout(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
-    ngx_str_t *args, ngx_uint_t nargs)
-{
-    ngx_msec_t  t = ngx_parse_time(&args[0], 0);
-
-    if (t == (ngx_msec_t) NGX_ERROR || t == 0) {
-        return const_cast<char *>("has an invalid time");
-    }
-
-    issuer->fetch_timeout = t;
-    return NGX_CONF_OK;
-}
-
-
-char *
-set_jwks_max_size(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
-    ngx_str_t *args, ngx_uint_t nargs)
-{
-    ssize_t  size = ngx_parse_size(&args[0]);
-
-    if (size == NGX_ERROR || size == 0) {
-        return const_cast<char *>("has an invalid size");
-    }
-
-    issuer->jwks_max_size = size;
-    return NGX_CONF_OK;
-}
-
-
-char *
-set_trusted_certificate(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
-    ngx_str_t *args, ngx_uint_t nargs)
-{
-    issuer->trusted_certificate = args[0];
-    return NGX_CONF_OK;
-}
-
-
-const ngx_http_auth_m2m_issuer_directive_t  ngx_http_auth_m2m_issuer_directives[]
-= {
-    { "issuer",               1, 1, set_issuer, NULL },
-    { "jwks_file",            1, 1, set_jwks_file, NULL },
-    { "audience",             1, 0, NULL, &m2m::IssuerPolicy::audiences },
-    { "algorithms",           1, 0, set_algorithms, NULL },
-    { "leeway",               1, 1, set_leeway, NULL },
-    { "client_id_claim",      1, 0, NULL,
-      &m2m::IssuerPolicy::client_id_claims },
-    { "scope_claim",          1, 0, NULL, &m2m::IssuerPolicy::scope_claims },
-    { "require_typ",          1, 0, NULL, &m2m::IssuerPolicy::require_typ },
-    { "jwks_uri",             1, 1, set_jwks_uri, NULL },
-    { "discovery",            1, 1, set_discovery, NULL },
-    { "refresh",              1, 1, set_refresh, NULL },
-    { "fetch_timeout",        1, 1, set_fetch_timeout, NULL },
-    { "jwks_max_size",        1, 1, set_jwks_max_size, NULL },
-    { "kid_refetch_cooldown", 1, 1, set_kid_refetch_cooldown, NULL },
-    { "trusted_certificate",  1, 1, set_trusted_certificate, NULL },
+      ngx_null_command
 };
 
 
-/* ngx_conf_parse() hands each line of the block here. */
+/* The block's own checks name the block, unlike nginx's "invalid value". */
 char *
-ngx_http_auth_m2m_issuer_line(ngx_conf_t *cf, ngx_command_t *dummy, void *conf)
+ngx_http_auth_m2m_issuer_refuse(ngx_conf_t *cf,
+    ngx_http_auth_m2m_issuer_t *issuer, const char *text)
 {
-    ngx_http_auth_m2m_issuer_ctx_t  *ctx =
-        static_cast<ngx_http_auth_m2m_issuer_ctx_t *>(conf);
-
-    char        *rv;
-    ngx_str_t   *value;
-    ngx_uint_t   i, nargs;
-
-    value = static_cast<ngx_str_t *>(cf->args->elts);
-    nargs = cf->args->nelts - 1;
-
-    for (i = 0; i < sizeof(ngx_http_auth_m2m_issuer_directives)
-                    / sizeof(ngx_http_auth_m2m_issuer_directives[0]); i++)
-    {
-        const ngx_http_auth_m2m_issuer_directive_t  &d =
-            ngx_http_auth_m2m_issuer_directives[i];
-
-        if (ngx_strcmp(value[0].data, d.name) != 0) {
-            continue;
-        }
-
-        if (ctx->seen & (1u << i)) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"%V\" directive is duplicate in "
-                               "auth_m2m_issuer \"%V\"",
-                               &value[0], &ctx->issuer->name);
-            return static_cast<char *>(NGX_CONF_ERROR);
-        }
-
-        if (nargs < d.min_args || (d.max_args && nargs > d.max_args)) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid number of arguments in \"%V\" "
-                               "directive of auth_m2m_issuer", &value[0]);
-            return static_cast<char *>(NGX_CONF_ERROR);
-        }
-
-        ctx->seen |= 1u << i;
-
-        try {
-            if (d.set) {
-                rv = d.set(cf, ctx->issuer, &value[1], nargs);
-
-            } else {
-                ctx->issuer->policy->*d.list = to_strings(&value[1], nargs);
-                rv = NGX_CONF_OK;
-            }
-
-        } catch (const std::exception &e) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": %s",
-                               &value[0], e.what());
-            return static_cast<char *>(NGX_CONF_ERROR);
-        }
-
-        if (rv != NGX_CONF_OK && rv != NGX_CONF_ERROR) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "auth_m2m_issuer \"%V\": \"%V\" %s",
-                               &ctx->issuer->name, &value[0], rv);
-            return static_cast<char *>(NGX_CONF_ERROR);
-        }
-
-        return rv;
-    }
+    ngx_str_t  *value = static_cast<ngx_str_t *>(cf->args->elts);
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "unknown directive \"%V\" in auth_m2m_issuer",
-                       &value[0]);
+                       "auth_m2m_issuer \"%V\": \"%V\" %s",
+                       &issuer->name, &value[0], text);
+
     return static_cast<char *>(NGX_CONF_ERROR);
 }
 
 
+char *
+ngx_http_auth_m2m_set_issuer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_auth_m2m_issuer_t  *issuer =
+        static_cast<ngx_http_auth_m2m_issuer_t *>(conf);
+
+    char  *rv = ngx_conf_set_str_slot(cf, cmd, conf);
+
+    if (rv == NGX_CONF_OK && issuer->iss.len == 0) {
+        return ngx_http_auth_m2m_issuer_refuse(cf, issuer, "must not be empty");
+    }
+
+    return rv;
+}
+
+
+std::string_view
+ngx_http_auth_m2m_view(const ngx_str_t &s)
+{
+    return std::string_view(reinterpret_cast<const char *>(s.data), s.len);
+}
+
+
+char *
+ngx_http_auth_m2m_set_algorithms(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_auth_m2m_issuer_t  *issuer =
+        static_cast<ngx_http_auth_m2m_issuer_t *>(conf);
+
+    char        *rv;
+    ngx_str_t   *names;
+    ngx_uint_t   i;
+
+    rv = ngx_http_auth_m2m_conf_set_list_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    names = static_cast<ngx_str_t *>(issuer->algorithms->elts);
+
+    for (i = 0; i < issuer->algorithms->nelts; i++) {
+        if (m2m::algorithm_is_forbidden(ngx_http_auth_m2m_view(names[i]))) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "auth_m2m_issuer \"%V\": \"algorithms\": "
+                               "\"%V\" is not allowed: only asymmetric "
+                               "signatures can be verified without sharing "
+                               "a secret", &issuer->name, &names[i]);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+        if (!m2m::algorithm_from_name(ngx_http_auth_m2m_view(names[i]))) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "auth_m2m_issuer \"%V\": \"algorithms\": "
+                               "unknown algorithm \"%V\"",
+                               &issuer->name, &names[i]);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_auth_m2m_set_at_least_1s(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = static_cast<char *>(conf);
+
+    char  *rv = ngx_conf_set_sec_slot(cf, cmd, conf);
+
+    if (rv == NGX_CONF_OK && *reinterpret_cast<time_t *>(p + cmd->offset) < 1) {
+        return ngx_http_auth_m2m_issuer_refuse(
+                   cf, static_cast<ngx_http_auth_m2m_issuer_t *>(conf),
+                   "must be at least 1s");
+    }
+
+    return rv;
+}
+
+
+void
+ngx_http_auth_m2m_copy_list(std::vector<std::string> *out, ngx_array_t *list)
+{
+    ngx_str_t  *value;
+
+    if (list == NGX_CONF_UNSET_PTR) {
+        return;     /* the core's default stays */
+    }
+
+    value = static_cast<ngx_str_t *>(list->elts);
+
+    out->clear();
+
+    for (ngx_uint_t i = 0; i < list->nelts; i++) {
+        out->push_back(ngx_http_auth_m2m_string(value[i].data, value[i].len));
+    }
+}
+
+
+/* The block is complete: defaults for what it left unset, then the policy.
+ * May throw. */
 ngx_int_t
 ngx_http_auth_m2m_finish_issuer(ngx_conf_t *cf,
     ngx_http_auth_m2m_issuer_t *issuer)
 {
-    if (issuer->policy->issuer.empty()) {
+    ngx_str_t          *names;
+    m2m::IssuerPolicy  *policy = issuer->policy;
+
+    if (issuer->iss.data == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "auth_m2m_issuer \"%V\" has no \"issuer\"",
                            &issuer->name);
@@ -475,27 +292,36 @@ ngx_http_auth_m2m_finish_issuer(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    if (issuer->trusted_certificate.len
-        && (issuer->source == NGX_HTTP_AUTH_M2M_SOURCE_FILE
-            || (issuer->source == NGX_HTTP_AUTH_M2M_SOURCE_URI
-                && !issuer->target.https)))
-    {
-        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "auth_m2m_issuer \"%V\": \"trusted_certificate\" "
-                           "is ignored without an https key source",
-                           &issuer->name);
+    ngx_conf_init_value(issuer->refresh, 600);
+    ngx_conf_init_msec_value(issuer->fetch_timeout, 5000);
+    ngx_conf_init_size_value(issuer->jwks_max_size, 1024 * 1024);
+    ngx_conf_init_value(issuer->kid_refetch_cooldown, 30);
+
+    policy->issuer = ngx_http_auth_m2m_string(issuer->iss.data,
+                                              issuer->iss.len);
+
+    if (issuer->leeway != NGX_CONF_UNSET) {
+        policy->leeway = issuer->leeway;
     }
 
-    if ((issuer->source == NGX_HTTP_AUTH_M2M_SOURCE_URI
-         || issuer->source == NGX_HTTP_AUTH_M2M_SOURCE_DISCOVERY)
-        && !issuer->target.https)
-    {
-        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "auth_m2m_issuer \"%V\": keys come over plain "
-                           "http from \"%V\": anyone on the network path "
-                           "can supply keys; use https",
-                           &issuer->name, &issuer->target.display);
+    if (issuer->algorithms != NGX_CONF_UNSET_PTR) {
+        names = static_cast<ngx_str_t *>(issuer->algorithms->elts);
+        policy->algorithms = m2m::AlgorithmSet();
+
+        /* each name was checked by its directive */
+        for (ngx_uint_t i = 0; i < issuer->algorithms->nelts; i++) {
+            policy->algorithms.add(
+                *m2m::algorithm_from_name(ngx_http_auth_m2m_view(names[i])));
+        }
     }
+
+    ngx_http_auth_m2m_copy_list(&policy->audiences, issuer->audiences);
+    ngx_http_auth_m2m_copy_list(&policy->client_id_claims,
+                                issuer->client_id_claims);
+    ngx_http_auth_m2m_copy_list(&policy->scope_claims, issuer->scope_claims);
+    ngx_http_auth_m2m_copy_list(&policy->require_typ, issuer->require_typ);
+
+    ngx_http_auth_m2m_remote_warnings(cf, issuer);
 
     if (issuer->policy->audiences.empty()) {
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
@@ -507,112 +333,29 @@ ngx_http_auth_m2m_finish_issuer(ngx_conf_t *cf,
     return NGX_OK;
 }
 
-#if (NGX_SSL)
-
-ngx_int_t
-ngx_http_auth_m2m_create_ssl(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer)
-{
-    ngx_pool_cleanup_t  *cln;
-
-    issuer->ssl = static_cast<ngx_ssl_t *>(ngx_pcalloc(cf->pool,
-                                                       sizeof(ngx_ssl_t)));
-    if (issuer->ssl == NULL) {
-        return NGX_ERROR;
-    }
-
-    issuer->ssl->log = cf->log;
-
-    if (ngx_ssl_create(issuer->ssl, NGX_SSL_TLSv1_2|NGX_SSL_TLSv1_3, NULL)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    cln = ngx_pool_cleanup_add(cf->pool, 0);
-    if (cln == NULL) {
-        ngx_ssl_cleanup_ctx(issuer->ssl);
-        return NGX_ERROR;
-    }
-
-    cln->handler = ngx_ssl_cleanup_ctx;
-    cln->data = issuer->ssl;
-
-    if (issuer->trusted_certificate.len == 0) {
-        if (SSL_CTX_set_default_verify_paths(issuer->ssl->ctx) != 1) {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "auth_m2m_issuer \"%V\": cannot load the system "
-                          "CA bundle", &issuer->name);
-            return NGX_ERROR;
-        }
-
-        return NGX_OK;
-    }
-
-    return ngx_ssl_trusted_certificate(cf, issuer->ssl,
-                                       &issuer->trusted_certificate, 10);
-}
-
-#endif
-
-
-/*
- * Runs once the whole http block is parsed: only then is it known whether a
- * "resolver" is configured. Without one, host names are resolved now, as
- * proxy_pass does.
- */
-ngx_int_t
-ngx_http_auth_m2m_prepare_remote(ngx_conf_t *cf,
-    ngx_http_auth_m2m_issuer_t *issuer)
-{
-    ngx_http_core_loc_conf_t  *clcf;
-
-    if (issuer->source != NGX_HTTP_AUTH_M2M_SOURCE_URI
-        && issuer->source != NGX_HTTP_AUTH_M2M_SOURCE_DISCOVERY)
-    {
-        return NGX_OK;
-    }
-
-    clcf = static_cast<ngx_http_core_loc_conf_t *>(
-               ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
-
-    if (clcf->resolver && clcf->resolver->connections.nelts) {
-        issuer->resolver = clcf->resolver;
-        issuer->resolver_timeout = clcf->resolver_timeout
-                                   == NGX_CONF_UNSET_MSEC
-                                   ? 30000 : clcf->resolver_timeout;
-
-    } else {
-        ngx_str_t  url = issuer->target.url;
-
-        if (ngx_http_auth_m2m_parse_target(cf->pool, cf->log, NGX_LOG_EMERG,
-                                           &url, &issuer->target, 1)
-            != NGX_OK)
-        {
-            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                          "auth_m2m_issuer \"%V\": cannot resolve the key "
-                          "server in %s:%ui", &issuer->name, issuer->url_file,
-                          issuer->url_line);
-            return NGX_ERROR;
-        }
-    }
-
-    /* a discovery document on an internal http:// address may name an
-     * https:// jwks_uri, so discovery always gets a TLS context */
-    if (!issuer->target.https
-        && issuer->source != NGX_HTTP_AUTH_M2M_SOURCE_DISCOVERY)
-    {
-        return NGX_OK;
-    }
-
-#if (NGX_SSL)
-    return ngx_http_auth_m2m_create_ssl(cf, issuer);
-#else
-    return issuer->target.https ? NGX_ERROR : NGX_OK;
-#endif
-}
-
-
 } /* namespace */
+
+
+/* Exactly one key source: a second one is refused, not silently ignored. */
+char *
+ngx_http_auth_m2m_set_source(ngx_conf_t *cf,
+    ngx_http_auth_m2m_issuer_t *issuer, ngx_http_auth_m2m_source_e source)
+{
+    if (issuer->source == source) {
+        return const_cast<char *>("is duplicate");
+    }
+
+    if (issuer->source != NGX_HTTP_AUTH_M2M_SOURCE_NONE) {
+        return ngx_http_auth_m2m_issuer_refuse(cf, issuer,
+                                               "conflicts with another key "
+                                               "source: use exactly one of "
+                                               "jwks_file, jwks_uri and "
+                                               "discovery");
+    }
+
+    issuer->source = source;
+    return NGX_CONF_OK;
+}
 
 
 ngx_http_auth_m2m_issuer_t *
@@ -642,11 +385,26 @@ ngx_http_auth_m2m_issuer_ref(ngx_conf_t *cf, ngx_str_t *name)
         return NULL;
     }
 
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     issuer->iss = { 0, NULL };
+     *     issuer->source = NGX_HTTP_AUTH_M2M_SOURCE_NONE;
+     *     issuer->jwks_file = { 0, NULL };
+     *     issuer->trusted_certificate = { 0, NULL };
+     */
+
     issuer->name = *name;
-    issuer->refresh = 600;
-    issuer->fetch_timeout = 5000;
-    issuer->jwks_max_size = 1024 * 1024;
-    issuer->kid_refetch_cooldown = 30;
+    issuer->audiences = static_cast<ngx_array_t *>(NGX_CONF_UNSET_PTR);
+    issuer->algorithms = static_cast<ngx_array_t *>(NGX_CONF_UNSET_PTR);
+    issuer->leeway = NGX_CONF_UNSET;
+    issuer->client_id_claims = static_cast<ngx_array_t *>(NGX_CONF_UNSET_PTR);
+    issuer->scope_claims = static_cast<ngx_array_t *>(NGX_CONF_UNSET_PTR);
+    issuer->require_typ = static_cast<ngx_array_t *>(NGX_CONF_UNSET_PTR);
+    issuer->refresh = NGX_CONF_UNSET;
+    issuer->fetch_timeout = NGX_CONF_UNSET_MSEC;
+    issuer->jwks_max_size = NGX_CONF_UNSET_SIZE;
+    issuer->kid_refetch_cooldown = NGX_CONF_UNSET;
     issuer->ref_file = cf->conf_file->file.name.data;
     issuer->ref_line = cf->conf_file->line;
 
@@ -672,15 +430,14 @@ ngx_http_auth_m2m_issuer_ref(ngx_conf_t *cf, ngx_str_t *name)
 char *
 ngx_http_auth_m2m_issuer_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    char                            *rv;
-    ngx_str_t                       *value;
-    ngx_conf_t                       save;
-    ngx_http_auth_m2m_issuer_ctx_t   ctx;
+    char                        *rv;
+    ngx_str_t                   *value;
+    ngx_http_auth_m2m_issuer_t  *issuer;
 
     value = static_cast<ngx_str_t *>(cf->args->elts);
 
     try {
-        ctx.issuer = ngx_http_auth_m2m_issuer_ref(cf, &value[1]);
+        issuer = ngx_http_auth_m2m_issuer_ref(cf, &value[1]);
 
     } catch (const std::exception &e) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "auth_m2m_issuer: %s",
@@ -688,33 +445,26 @@ ngx_http_auth_m2m_issuer_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
-    if (ctx.issuer == NULL) {
+    if (issuer == NULL) {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
-    if (ctx.issuer->defined) {
+    if (issuer->defined) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "duplicate auth_m2m_issuer \"%V\"", &value[1]);
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
-    ctx.issuer->defined = 1;
-    ctx.seen = 0;
+    issuer->defined = 1;
 
-    save = *cf;
-    cf->handler = ngx_http_auth_m2m_issuer_line;
-    cf->handler_conf = reinterpret_cast<char *>(&ctx);
-
-    rv = ngx_conf_parse(cf, NULL);
-
-    *cf = save;
-
+    rv = ngx_http_auth_m2m_conf_block(cf, ngx_http_auth_m2m_issuer_commands,
+                                      issuer);
     if (rv != NGX_CONF_OK) {
         return rv;
     }
 
     try {
-        if (ngx_http_auth_m2m_finish_issuer(cf, ctx.issuer) != NGX_OK) {
+        if (ngx_http_auth_m2m_finish_issuer(cf, issuer) != NGX_OK) {
             return static_cast<char *>(NGX_CONF_ERROR);
         }
 
@@ -755,5 +505,5 @@ ngx_http_auth_m2m_check_issuers(ngx_conf_t *cf)
         }
     }
 
-    return ngx_http_auth_m2m_default_zone(cf, amcf);
+    return NGX_OK;
 }

@@ -181,7 +181,12 @@ ngx_http_auth_m2m_create_main_conf(ngx_conf_t *cf)
 char *
 ngx_http_auth_m2m_init_main_conf(ngx_conf_t *cf, void *conf)
 {
-    if (ngx_http_auth_m2m_check_issuers(cf) != NGX_OK) {
+    ngx_http_auth_m2m_main_conf_t  *amcf =
+        static_cast<ngx_http_auth_m2m_main_conf_t *>(conf);
+
+    if (ngx_http_auth_m2m_check_issuers(cf) != NGX_OK
+        || ngx_http_auth_m2m_default_zone(cf, amcf) != NGX_OK)
+    {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 

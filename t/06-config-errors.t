@@ -112,6 +112,10 @@ fails_ok('duplicate jwks_file', issuer("        jwks_file %%DIR%%/good.json;  # 
     qr/"jwks_file".*duplicate/, core => 1);
 fails_ok('duplicate leeway', issuer("        leeway 30s;\n        leeway 10s;  # HERE\n") . $SERVER,
     qr/"leeway".*duplicate/, core => 1);
+fails_ok('duplicate audience', issuer("        audience https://other.example.test;  # HERE\n") . $SERVER,
+    qr/"audience" directive is duplicate/, core => 1);
+fails_ok('second key source', issuer("        jwks_uri https://idp.example.test/jwks;  # HERE\n") . $SERVER,
+    qr/"jwks_uri" conflicts with another key source/);
 for my $d (['auth_m2m_realm', 'auth_m2m_realm "a";'], ['auth_m2m_token', 'auth_m2m_token $http_x_t;'],
            ['auth_m2m', 'auth_m2m main;'])
 {
@@ -143,6 +147,17 @@ EOF
 
 # ------------------------------------------------------------ other values
 fails_ok('leeway not a time', issuer("        leeway soon;  # HERE\n") . $SERVER, qr/leeway/, core => 1);
+fails_ok('unknown directive in an issuer block', issuer("        leway 30s;  # HERE\n") . $SERVER,
+    qr/unknown directive "leway"/, core => 1);
+fails_ok('leeway without a value', issuer("        leeway;  # HERE\n") . $SERVER,
+    qr/invalid number of arguments in "leeway" directive/, core => 1);
+fails_ok('audience without a value', issuer("        audience;  # HERE\n", aud => '') . $SERVER,
+    qr/invalid number of arguments in "audience" directive/, core => 1);
+fails_ok('fetch_timeout 0', issuer("        fetch_timeout 0;  # HERE\n") . $SERVER,
+    qr/"fetch_timeout" directive invalid value/, core => 1);
+fails_ok('jwks_max_size 0', issuer("        jwks_max_size 0;  # HERE\n") . $SERVER,
+    qr/"jwks_max_size" directive invalid value/, core => 1);
+fails_ok('refresh 0', issuer("        refresh 0;  # HERE\n") . $SERVER, qr/"refresh" must be at least 1s/);
 fails_ok('auth_m2m_claim_set without $', "    auth_m2m_claim_set roles realm_access roles;  # HERE\n"
     . issuer() . $SERVER, qr/auth_m2m_claim_set|roles/, core => 1);
 fails_ok('auth_m2m_scope without a scope', issuer() . <<'EOF', qr/auth_m2m_scope/);

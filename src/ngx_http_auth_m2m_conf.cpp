@@ -1,0 +1,143 @@
+/*
+ * Blocks with directives of their own, such as auth_m2m_issuer { }: their
+ * lines are parsed against an inner ngx_command_t table with nginx's slots,
+ * as nginx-otel parses its otel_exporter block. nginx cannot look these
+ * directives up itself: in the module's table, "issuer" or "refresh" would
+ * be http-level directives.
+ */
+
+#include "ngx_http_auth_m2m.h"
+
+
+namespace {
+
+typedef struct {
+    ngx_command_t                *commands;
+    void                         *conf;
+} ngx_http_auth_m2m_block_t;
+
+
+/* What ngx_conf_handler() does for a module's table, with its messages. */
+char *
+ngx_http_auth_m2m_block_line(ngx_conf_t *cf, ngx_command_t *dummy, void *data)
+{
+    ngx_http_auth_m2m_block_t  *block =
+        reinterpret_cast<ngx_http_auth_m2m_block_t *>(data);
+
+    char           *rv;
+    ngx_str_t      *name;
+    ngx_uint_t      nargs;
+    ngx_command_t  *cmd;
+
+    name = static_cast<ngx_str_t *>(cf->args->elts);
+    nargs = cf->args->nelts - 1;
+
+    for (cmd = block->commands; cmd->name.len; cmd++) {
+        if (cmd->name.len == name->len
+            && ngx_strncmp(cmd->name.data, name->data, name->len) == 0)
+        {
+            break;
+        }
+    }
+
+    if (cmd->name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "unknown directive \"%V\"",
+                           name);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    /* NGX_CONF_TAKEn is bit n, as in ngx_conf_file.c's argument_number[] */
+    if ((cmd->type & NGX_CONF_1MORE)
+        ? nargs == 0
+        : nargs >= NGX_CONF_MAX_ARGS || !(cmd->type & (1u << nargs)))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid number of arguments in \"%V\" directive",
+                           name);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    try {
+        rv = cmd->set(cf, cmd, block->conf);
+
+    } catch (const std::exception &e) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\": %s", name, e.what());
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (rv != NGX_CONF_OK && rv != NGX_CONF_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" directive %s",
+                           name, rv);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    return rv;
+}
+
+} /* namespace */
+
+
+char *
+ngx_http_auth_m2m_conf_block(ngx_conf_t *cf, ngx_command_t *commands,
+    void *conf)
+{
+    char                       *rv;
+    ngx_conf_t                  save;
+    ngx_http_auth_m2m_block_t   block;
+
+    block.commands = commands;
+    block.conf = conf;
+
+    save = *cf;
+    cf->handler = ngx_http_auth_m2m_block_line;
+    cf->handler_conf = reinterpret_cast<char *>(&block);
+
+    rv = ngx_conf_parse(cf, NULL);
+
+    *cf = save;
+
+    return rv;
+}
+
+
+/* nginx's slots keep one argument; a list directive keeps all of its own */
+char *
+ngx_http_auth_m2m_conf_set_list_slot(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = static_cast<char *>(conf);
+
+    ngx_str_t         *value, *elts;
+    ngx_uint_t         n;
+    ngx_array_t      **list;
+    ngx_conf_post_t   *post;
+
+    list = reinterpret_cast<ngx_array_t **>(p + cmd->offset);
+
+    if (*list != NGX_CONF_UNSET_PTR) {
+        return const_cast<char *>("is duplicate");
+    }
+
+    value = static_cast<ngx_str_t *>(cf->args->elts);
+    n = cf->args->nelts - 1;
+
+    /* cf->args is reused for the next line; the strings themselves stay */
+    *list = ngx_array_create(cf->pool, n, sizeof(ngx_str_t));
+    if (*list == NULL) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    elts = static_cast<ngx_str_t *>(ngx_array_push_n(*list, n));
+    if (elts == NULL) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    ngx_memcpy(elts, &value[1], n * sizeof(ngx_str_t));
+
+    if (cmd->post) {
+        post = static_cast<ngx_conf_post_t *>(cmd->post);
+        return post->post_handler(cf, post, list);
+    }
+
+    return NGX_CONF_OK;
+}

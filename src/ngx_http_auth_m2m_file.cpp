@@ -1,0 +1,122 @@
+/*
+ * The jwks_file key source: the file is read and its keys imported while the
+ * configuration is parsed, so "nginx -t" reports a bad key file, and again
+ * on every reload.
+ */
+
+#include "ngx_http_auth_m2m.h"
+
+#include "core/jwks.h"
+
+
+namespace {
+
+ngx_int_t
+ngx_http_auth_m2m_read_file(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_str_t *path, std::string *out)
+{
+    ngx_fd_t         fd;
+    ngx_file_info_t  fi;
+    ssize_t          n;
+
+    fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "auth_m2m_issuer \"%V\": \"jwks_file\" "
+                           ngx_open_file_n " \"%V\" failed",
+                           &issuer->name, path);
+        return NGX_ERROR;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "auth_m2m_issuer \"%V\": \"jwks_file\" "
+                           ngx_fd_info_n " \"%V\" failed",
+                           &issuer->name, path);
+        ngx_close_file(fd);
+        return NGX_ERROR;
+    }
+
+    out->resize(ngx_file_size(&fi));
+
+    n = ngx_read_fd(fd, &(*out)[0], out->size());
+
+    ngx_close_file(fd);
+
+    if (n != static_cast<ssize_t>(out->size())) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "auth_m2m_issuer \"%V\": \"jwks_file\" "
+                           ngx_read_fd_n " \"%V\" failed",
+                           &issuer->name, path);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_auth_m2m_load_jwks_file(ngx_conf_t *cf,
+    ngx_http_auth_m2m_issuer_t *issuer)
+{
+    std::string  text;
+
+    if (ngx_http_auth_m2m_read_file(cf, issuer, &issuer->jwks_file, &text)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    m2m::JwksParseResult  parsed = m2m::parse_jwks(text);
+
+    for (const auto &skipped : parsed.skipped) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "auth_m2m_issuer \"%V\": \"jwks_file\" \"%V\": "
+                           "key ignored: %s",
+                           &issuer->name, &issuer->jwks_file, skipped.c_str());
+    }
+
+    if (parsed.status != m2m::Status::ok) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "auth_m2m_issuer \"%V\": \"jwks_file\" \"%V\" "
+                           "is not a usable JWK Set: %s",
+                           &issuer->name, &issuer->jwks_file,
+                           m2m::reason_code(parsed.status));
+        return NGX_ERROR;
+    }
+
+    issuer->policy->keys =
+        std::make_shared<const m2m::KeySet>(std::move(parsed.keys));
+    issuer->jwks_file_loaded = ngx_time();
+
+    return NGX_OK;
+}
+
+} /* namespace */
+
+
+char *
+ngx_http_auth_m2m_set_jwks_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_auth_m2m_issuer_t  *issuer =
+        static_cast<ngx_http_auth_m2m_issuer_t *>(conf);
+
+    char  *rv = ngx_http_auth_m2m_set_source(cf, issuer,
+                                             NGX_HTTP_AUTH_M2M_SOURCE_FILE);
+
+    if (rv == NGX_CONF_OK) {
+        rv = ngx_conf_set_str_slot(cf, cmd, conf);
+    }
+
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &issuer->jwks_file, 1) != NGX_OK
+        || ngx_http_auth_m2m_load_jwks_file(cf, issuer) != NGX_OK)
+    {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    return NGX_CONF_OK;
+}
