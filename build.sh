@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ./build.sh          build build/ngx_http_auth_m2m_module.so against Debian's nginx
 # ./build.sh test     build, then run the Check unit tests and the t/ suite
+# ./build.sh test --asan   the same with ASan + UBSan, all under build/asan/
 # ./build.sh run      build, then start nginx.conf.example on 127.0.0.1:8080
 # ./build.sh bench    build, then run bench/ (figures only; never a test)
 # NGINX_SRC=/path/to/nginx-x.y.z ./build.sh   build against an upstream tree
@@ -9,6 +10,23 @@ set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 build="$top/build"
 module="$build/ngx_http_auth_m2m_module.so"
+
+# --asan (with build or test): AddressSanitizer + UndefinedBehaviorSanitizer.
+# Everything goes under build/asan/ (own configure tree, .so, Check objects);
+# build/ngx_http_auth_m2m_module.so is left alone. See run_asan_tests.
+asan=0 san_cc= san_ld=
+for arg in "${@:2}"; do
+    if [ "$arg" = --asan ]; then asan=1; fi
+done
+if [ "$asan" = 1 ]; then
+    build="$top/build/asan"
+    module="$build/ngx_http_auth_m2m_module.so"
+    # no recovery: the first UBSan report ends the process, it cannot scroll by;
+    # no _FORTIFY_SOURCE: __memcpy_chk & co. would bypass ASan's interceptors
+    san_cc="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -U_FORTIFY_SOURCE"
+    san_ld="-fsanitize=address,undefined"
+    case "${1:-build}" in build|test) ;; *) echo "$0: --asan goes with build or test" >&2; exit 2 ;; esac
+fi
 
 # Everything the build, the tests and the demo need, as Debian packages.
 packages=(nginx nginx-dev build-essential pkg-config libssl-dev libjansson-dev
@@ -37,7 +55,8 @@ install_missing() {
 
 # Configure is slow and only needs to run again when the source list changes.
 configure_stamp() {
-    { cat "$top/config"; echo "${NGINX_SRC:-debian}"; } | md5sum | cut -d' ' -f1
+    { cat "$top/config"; echo "${NGINX_SRC:-debian}"; [ -z "$san_cc" ] || echo "$san_cc $san_ld"; } |
+        md5sum | cut -d' ' -f1
 }
 
 build_module() {
@@ -50,7 +69,7 @@ build_module() {
         if [ "$(cat "$nginx_build/.stamp" 2>/dev/null)" != "$stamp" ]; then
             log "configuring against $NGINX_SRC"
             (cd "$NGINX_SRC" && ./configure --with-compat --with-http_ssl_module \
-                --add-dynamic-module="$top" --builddir="$nginx_build" >"$nginx_build/configure.log")
+                ${san_cc:+"--with-cc-opt=$san_cc" "--with-ld-opt=$san_ld"} --add-dynamic-module="$top" --builddir="$nginx_build" >"$nginx_build/configure.log")
             echo "$stamp" > "$nginx_build/.stamp"
         fi
         make -s -f "$nginx_build/Makefile" -C "$NGINX_SRC" -j"$(nproc)" modules
@@ -63,8 +82,8 @@ build_module() {
                 # shellcheck disable=SC1091
                 . ./conf_flags
                 ./configure \
-                    --with-cc-opt="$(dpkg-buildflags --get CFLAGS) -fPIC $(dpkg-buildflags --get CPPFLAGS)" \
-                    --with-ld-opt="$(dpkg-buildflags --get LDFLAGS) -fPIC" \
+                    --with-cc-opt="$(dpkg-buildflags --get CFLAGS) -fPIC $(dpkg-buildflags --get CPPFLAGS)${san_cc:+ $san_cc}" \
+                    --with-ld-opt="$(dpkg-buildflags --get LDFLAGS) -fPIC${san_ld:+ $san_ld}" \
                     "${NGX_CONF_FLAGS[@]}" \
                     --add-dynamic-module="$top" --builddir="$nginx_build" >"$nginx_build/configure.log"
             )
@@ -82,6 +101,81 @@ run_tests() {
     make -s -C "$top/tests" BUILD="$build" -j"$(nproc)" check || failed=1
     log "integration tests (prove t/)"
     (cd "$top" && M2M_MODULE="$module" prove -r t/) || failed=1
+    return $failed
+}
+
+# ./build.sh test --asan. Sanitizer reports are written as files under
+# build/asan/reports/ (log_path: workers have no terminal, and tests compare
+# nginx's stderr); any file there at the end fails the run and is printed.
+# - UBSan: -fno-sanitize-recover=all, abort_on_error=1 and ASan's handle_abort=1,
+#   so every UBSan report ends in an ASan "ABRT" report in that directory, its
+#   stack naming the check (__ubsan_handle_<check>_abort) and the line. UBSan's
+#   own text goes to stderr whatever log_path says (GCC's libasan + libubsan
+#   pair): the terminal for Check, the test's error.log for an nginx worker.
+# - Check suite: LeakSanitizer on; each forked test child checks at its exit.
+# - t/: Debian's /usr/sbin/nginx is not sanitized, so the ASan runtime has to be
+#   loaded first: build/asan/nginx-asan (M2M_NGINX) preloads libasan, a copy of
+#   UBSAN_OPTIONS (tests/asan/ubsan_options.c: libubsan would read it too late)
+#   and libubsan, then execs nginx. Workers are forked and keep all three;
+#   nginx's environment scrubbing comes after the runtimes have their options.
+#   detect_leaks=0 for nginx: LeakSanitizer reports nginx's own allocations
+#   (`nginx -s reload` leaks a pool block, then exits non-zero and fails the
+#   reload tests; other nginx processes exit with pool blocks and OpenSSL
+#   objects unfreed, and with them whatever of the module's those pools own).
+#   nginx has no frame pointers: those stacks stop at ngx_alloc, so no
+#   suppression list could keep the module's own leaks apart. M2M_ASAN=1 tells
+#   tests they run under ASan (its quarantine holds 256 MB of freed memory).
+run_asan_tests() {
+    local failed=0 reports="$build/reports" wrapper="$build/nginx-asan" cxxflags f
+    rm -rf "$reports"
+    mkdir -p "$reports"
+    chmod 1777 "$reports"    # workers run as nobody when we are root
+    gcc -shared -fPIC -O2 -Wall -Wextra -Werror -o "$build/libubsan_options.so" \
+        "$top/tests/asan/ubsan_options.c"
+    printf '#!/bin/sh\n# /usr/sbin/nginx with the sanitizer runtimes (./build.sh test --asan)\nLD_PRELOAD="%s %s %s${LD_PRELOAD:+ $LD_PRELOAD}"\nexport LD_PRELOAD\nexec /usr/sbin/nginx "$@"\n' \
+        "$(gcc -print-file-name=libasan.so)" "$build/libubsan_options.so" \
+        "$(gcc -print-file-name=libubsan.so)" > "$wrapper"
+    chmod +x "$wrapper"
+
+    log "Check unit tests (ASan + UBSan + LeakSanitizer)"
+    # the Makefile's own CXXFLAGS, plus the sanitizers
+    cxxflags=$(make -s --no-print-directory -C "$top/tests" \
+        --eval 'print-cxxflags: ; @echo $(CXXFLAGS)' print-cxxflags)
+    if make -s -C "$top/tests" BUILD="$build" CXXFLAGS="$cxxflags $san_cc" -j"$(nproc)"; then
+        ASAN_OPTIONS="detect_leaks=1:handle_abort=1:log_path=$reports/check.asan" \
+        UBSAN_OPTIONS="print_stacktrace=1:abort_on_error=1:log_path=$reports/check.ubsan" \
+            "$build/tests/check_core" || failed=1
+    else
+        failed=1
+    fi
+
+    log "integration tests (prove t/) with the sanitized module"
+    (cd "$top" && M2M_MODULE="$module" M2M_NGINX="$wrapper" M2M_ASAN=1 \
+        ASAN_OPTIONS="detect_leaks=0:handle_abort=1:log_path=$reports/nginx.asan" \
+        UBSAN_OPTIONS="print_stacktrace=1:abort_on_error=1:log_path=$reports/nginx.ubsan" \
+        prove -r t/) || failed=1
+
+    # A bug on a hot path crashes every worker: print one report of each kind
+    # (error type and first frame in this tree), count them all; every
+    # report stays in $reports.
+    local n=0 kind
+    local -A seen=()
+    for f in "$reports"/*; do
+        [ -e "$f" ] || continue
+        n=$((n + 1))
+        kind=$({ sed -n 's/.*ERROR: \([A-Za-z]*Sanitizer: [A-Za-z-]*\).*/\1/p' "$f"
+                 grep -m1 -F "$top/" "$f" | sed 's/^ *#[0-9]* 0x[0-9a-f]* //'; } || true)
+        [ -n "$kind" ] || kind=$f    # cut short (a worker killed mid-report)
+        if [ -z "${seen[$kind]:-}" ]; then
+            seen[$kind]=1
+            log "sanitizer report $f"
+            cat "$f" >&2
+        fi
+    done
+    if [ "$n" -gt 0 ]; then
+        log "$n sanitizer report(s) in $reports, ${#seen[@]} kind(s) printed above"
+        failed=1
+    fi
     return $failed
 }
 
@@ -142,10 +236,55 @@ MSG
     exec /usr/sbin/nginx -p "$run" -c "$run/nginx.conf" -g "daemon off; pid $run/nginx.pid; error_log stderr notice;"
 }
 
+# ./build.sh fuzz [SECONDS]: builds tests/fuzz/ with clang and runs each
+# libFuzzer target for SECONDS (default 60), one after the other, on a corpus
+# under build/fuzz/corpus/ seeded from tests/fuzz/corpus/ (the checked-in one
+# never grows; rm -rf build/fuzz/corpus starts afresh). Any crash, leak,
+# timeout or broken invariant fails the run; its input is left in
+# build/fuzz/artifacts/ and the end of its log is printed.
+run_fuzz() {
+    local seconds=${1:-60} out="$build/fuzz" failed=0 start=$SECONDS
+    # libFuzzer reads a non-number as 0, which means "run forever"
+    case "$seconds" in ''|*[!0-9]*|0) echo "usage: $0 fuzz [SECONDS]" >&2; return 2 ;; esac
+    # local: install_missing reads `packages`, and only this verb needs clang
+    # and libFuzzer's runtime (Debian 12: libclang_rt.fuzzer is in libclang-rt-14-dev)
+    local packages=(clang libclang-rt-14-dev make pkg-config libssl-dev libjansson-dev libcjose-dev)
+    install_missing
+    make -s -C "$top/tests/fuzz" BUILD="$build" -j"$(nproc)"
+    # inputs a little past each parser's own limits (8 KiB tokens)
+    local -A max_len=([token]=9000 [jwks]=16384 [http_response]=8192 [discovery]=4096 [differential]=2048)
+    local t corpus logfile dict final verdict
+    mkdir -p "$out/artifacts" "$out/logs"
+    for t in token jwks http_response discovery differential; do
+        corpus="$out/corpus/$t" logfile="$out/logs/$t.log" dict=()
+        mkdir -p "$corpus"
+        cp "$top/tests/fuzz/corpus/$t/"* "$corpus/"
+        [ -f "$top/tests/fuzz/$t.dict" ] && dict=("-dict=$top/tests/fuzz/$t.dict")
+        log "fuzzing $t for ${seconds}s"
+        verdict=ok
+        if ! UBSAN_OPTIONS=print_stacktrace=1 "$out/bin/fuzz_$t" -max_total_time="$seconds" \
+            -max_len="${max_len[$t]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+            -artifact_prefix="$out/artifacts/$t-" "${dict[@]}" "$corpus" >"$logfile" 2>&1; then
+            failed=1 verdict=FAILED
+            tail -n 40 "$logfile" >&2
+            log "$t FAILED (log: $logfile)"
+        fi
+        final=$(grep -E '^#[0-9]+' "$logfile" | tail -n 1 || true)
+        printf '%-14s %12s execs  cov %-6s ft %-7s %s\n' "$t" \
+            "$(sed -n 's/^stat::number_of_executed_units: *//p' "$logfile")" \
+            "$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$final")" \
+            "$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$final")" \
+            "$verdict"
+    done
+    log "fuzzing done in $((SECONDS - start))s"
+    return $failed
+}
+
 case "${1:-build}" in
     build) build_module ;;
-    test) build_module; run_tests ;;
+    test) build_module; if [ "$asan" = 1 ]; then run_asan_tests; else run_tests; fi ;;
     run) build_module; run_demo ;;
     bench) build_module; exec "$top/bench/run.sh" "$module" ;;
+    fuzz) run_fuzz "${2:-60}" ;;
     *) echo "usage: $0 [build|test|run|bench]" >&2; exit 2 ;;
 esac
