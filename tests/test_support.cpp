@@ -71,7 +71,9 @@ std::shared_ptr<const m2m::KeySet> load_keys(const std::string &jwks)
 {
     m2m::JwksParseResult result = m2m::parse_jwks(jwks);
     ck_assert_status(result.status, m2m::Status::ok);
-    return std::make_shared<const m2m::KeySet>(std::move(result.keys));
+    std::shared_ptr<const m2m::KeySet> keys = m2m::share_keys(std::move(result.keys));
+    ck_assert_ptr_nonnull(keys.get());
+    return keys;
 }
 
 std::shared_ptr<const m2m::KeySet> standard_keys()

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -60,6 +61,15 @@ m2m::Status check_token(const std::string &compact, const m2m::IssuerPolicy &pol
 
 // A JSON value parsed by jansson directly (any type); fails the test if invalid.
 m2m::JsonPtr json(const char *text);
+
+// What a core function that fails only when memory runs out returned; fails
+// the test on an empty optional.
+template <typename T>
+T value_of(std::optional<T> result)
+{
+    ck_assert_msg(result.has_value(), "empty optional: out of memory");
+    return std::move(*result);
+}
 
 }  // namespace testsupport
 
