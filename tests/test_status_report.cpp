@@ -24,49 +24,6 @@ using namespace testsupport;
 
 namespace {
 
-IssuerReport remote_issuer()
-{
-    IssuerReport i;
-    i.name = "corp";
-    i.issuer = "https://idp.example.com/";
-    i.source = "discovery";
-    i.location = "https://idp.example.com/.well-known/openid-configuration";
-    i.jwks_uri = "https://idp.example.com/jwks";
-    i.keys = {{"k1", "RS256"}, {"k2", "EC P-256"}};
-    i.generation = 7;
-    i.last_attempt = kNow + 100;
-    i.last_success = kNow;
-    i.last_error_time = kNow + 100;
-    i.next_refresh = kNow + 700;
-    i.last_error = "timeout";
-    i.fetch_ok = 5;
-    i.fetch_failed = 2;
-    i.fetch_not_modified = 3;
-    i.fetch_kid_triggered = 1;
-    return i;
-}
-
-IssuerReport file_issuer()
-{
-    IssuerReport i;
-    i.name = "static";
-    i.issuer = "https://static.example/";
-    i.source = "jwks_file";
-    i.location = "/etc/nginx/m2m/jwks.json";
-    i.keys = {{"", "RSA"}};
-    i.generation = 1;
-    return i;
-}
-
-ModuleReport sample_report()
-{
-    ModuleReport r;
-    r.allowed = 42;
-    r.refused = {{"expired", 3}, {"unknown_kid", 1}};
-    r.issuers = {remote_issuer(), file_issuer()};
-    return r;
-}
-
 // --- JSON helpers ---
 
 m2m::JsonPtr parse_report(const std::string &text)
