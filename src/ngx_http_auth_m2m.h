@@ -2,6 +2,13 @@
  * Shared declarations of the module's nginx glue. Always include this first:
  * nginx's headers fix off_t to 64 bits and must be seen before any C++
  * standard header.
+ *
+ * Exceptions: an exception that reaches nginx aborts the worker. The core
+ * never throws: it reports failure, running out of memory included, in what
+ * it returns. Glue that builds C++ strings or containers can throw
+ * std::bad_alloc, and the nginx callback that runs it catches it (directive
+ * handlers, the status page). The request path, the timers and the fetcher
+ * build none, so they need no try.
  */
 
 #ifndef NGX_HTTP_AUTH_M2M_H
@@ -15,6 +22,7 @@ extern "C" {
 
 #include <new>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -245,7 +253,7 @@ char *ngx_http_auth_m2m_status(ngx_conf_t *cf, ngx_command_t *cmd,
 
 ngx_int_t ngx_http_auth_m2m_access_handler(ngx_http_request_t *r);
 
-ngx_int_t ngx_http_auth_m2m_copy_str(ngx_pool_t *pool, const std::string &s,
+ngx_int_t ngx_http_auth_m2m_copy_str(ngx_pool_t *pool, std::string_view s,
     ngx_str_t *out);
 
 #endif /* NGX_HTTP_AUTH_M2M_H */

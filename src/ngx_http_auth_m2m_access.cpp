@@ -224,46 +224,36 @@ ngx_http_auth_m2m_access_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    try {
-        if (state->verification.status == m2m::Status::ok) {
-            if (alcf->scopes == NULL
-                || m2m::has_all_scopes(state->verification.scopes,
-                                       *alcf->scopes))
-            {
-                state->status = m2m::Status::ok;
-                ngx_http_auth_m2m_count(r, state->status);
-                return NGX_OK;
-            }
-
-            state->status = m2m::Status::insufficient_scope;
-        }
-
-        if (state->status == m2m::Status::unknown_kid
-            || state->status == m2m::Status::keys_unavailable)
+    if (state->verification.status == m2m::Status::ok) {
+        if (alcf->scopes == NULL
+            || m2m::has_all_scopes(state->verification.scopes, *alcf->scopes))
         {
-            /* a rotated key or a cold start: wait for fresh keys, once */
-            amcf = static_cast<ngx_http_auth_m2m_main_conf_t *>(
-                       ngx_http_get_module_main_conf(r,
-                                                     ngx_http_auth_m2m_module));
-
-            issuer = ngx_http_auth_m2m_issuer_of(amcf,
-                                                 state->verification.issuer);
-
-            if (issuer
-                && ngx_http_auth_m2m_wait_for_keys(r, state, issuer)
-                   == NGX_AGAIN)
-            {
-                return NGX_AGAIN;
-            }
+            state->status = m2m::Status::ok;
+            ngx_http_auth_m2m_count(r, state->status);
+            return NGX_OK;
         }
 
-        ngx_http_auth_m2m_count(r, state->status);
-
-        return ngx_http_auth_m2m_refuse(r, alcf, state);
-
-    } catch (const std::exception &e) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "auth_m2m: access check failed: %s", e.what());
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        state->status = m2m::Status::insufficient_scope;
     }
+
+    if (state->status == m2m::Status::unknown_kid
+        || state->status == m2m::Status::keys_unavailable)
+    {
+        /* a rotated key or a cold start: wait for fresh keys, once */
+        amcf = static_cast<ngx_http_auth_m2m_main_conf_t *>(
+                   ngx_http_get_module_main_conf(r, ngx_http_auth_m2m_module));
+
+        issuer = ngx_http_auth_m2m_issuer_of(amcf,
+                                             state->verification.issuer);
+
+        if (issuer
+            && ngx_http_auth_m2m_wait_for_keys(r, state, issuer) == NGX_AGAIN)
+        {
+            return NGX_AGAIN;
+        }
+    }
+
+    ngx_http_auth_m2m_count(r, state->status);
+
+    return ngx_http_auth_m2m_refuse(r, alcf, state);
 }

@@ -8,8 +8,16 @@
 
 #include "ngx_http_auth_m2m_fetch.h"
 
+#include <type_traits>
+
 
 namespace {
+
+/* The fetcher runs in event handlers, without a try (see
+ * ngx_http_auth_m2m.h). */
+static_assert(std::is_nothrow_constructible<m2m::HttpResponseParser,
+                                            size_t>::value,
+              "the response parser is created without a try");
 
 typedef struct {
     ngx_str_t  *issuer;
@@ -501,13 +509,8 @@ ngx_http_auth_m2m_fetch_create(ngx_log_t *log, ngx_str_t *issuer_name,
 
     f->pool = pool;
 
-    try {
-        f->response = ngx_http_auth_m2m_pool_new<m2m::HttpResponseParser>(
-                          pool, max_body);
-    } catch (...) {
-        f->response = NULL;
-    }
-
+    f->response = ngx_http_auth_m2m_pool_new<m2m::HttpResponseParser>(pool,
+                                                                      max_body);
     if (f->response == NULL) {
         ngx_destroy_pool(pool);
         return NULL;

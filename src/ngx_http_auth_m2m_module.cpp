@@ -138,7 +138,7 @@ ngx_module_t  ngx_http_auth_m2m_module = {
 
 
 ngx_int_t
-ngx_http_auth_m2m_copy_str(ngx_pool_t *pool, const std::string &s,
+ngx_http_auth_m2m_copy_str(ngx_pool_t *pool, std::string_view s,
     ngx_str_t *out)
 {
     out->len = s.size();
@@ -382,6 +382,7 @@ ngx_http_auth_m2m_scope(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_str_t                    *value;
     ngx_uint_t                    i;
+    std::optional<std::string>    joined;
     ngx_http_auth_m2m_strings_t  *scopes;
 
     if (alcf->scopes != NGX_CONF_UNSET_PTR) {
@@ -410,8 +411,15 @@ ngx_http_auth_m2m_scope(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             scopes->push_back(std::move(scope));
         }
 
-        if (ngx_http_auth_m2m_copy_str(cf->pool, m2m::join_scopes(*scopes),
-                                       &alcf->scope_attr)
+        joined = m2m::join_scopes(*scopes);
+
+        if (!joined) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "auth_m2m_scope: out of memory");
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+        if (ngx_http_auth_m2m_copy_str(cf->pool, *joined, &alcf->scope_attr)
             != NGX_OK)
         {
             return static_cast<char *>(NGX_CONF_ERROR);

@@ -13,8 +13,17 @@
 #include "core/jwks.h"
 #include "core/refresh_policy.h"
 
+#include <type_traits>
+
 
 namespace {
+
+/* Timers and fetch completions are entered from nginx without a try (see
+ * ngx_http_auth_m2m.h). */
+static_assert(std::is_nothrow_default_constructible<
+                  m2m::JwksParseResult>::value
+              && std::is_nothrow_move_assignable<m2m::JwksParseResult>::value,
+              "a parsed key set is taken over without a try");
 
 /* How often idle workers look at the zone, and how often while requests of
  * theirs wait on a fetch that another worker is running. */
@@ -220,10 +229,11 @@ const char *
 ngx_http_auth_m2m_store_keys(ngx_http_auth_m2m_issuer_t *issuer,
     ngx_http_auth_m2m_fetch_t *f, m2m::JwksParseResult *parsed)
 {
-    u_char                         *copy;
-    ngx_uint_t                      generation;
-    const std::string              &body = f->response->body();
-    ngx_http_auth_m2m_issuer_sh_t  *sh = issuer->sh;
+    u_char                              *copy;
+    ngx_uint_t                           generation;
+    const std::string                   &body = f->response->body();
+    std::shared_ptr<const m2m::KeySet>   keys;
+    ngx_http_auth_m2m_issuer_sh_t       *sh = issuer->sh;
 
     ngx_shmtx_lock(&issuer->shpool->mutex);
 
@@ -263,10 +273,14 @@ ngx_http_auth_m2m_store_keys(ngx_http_auth_m2m_issuer_t *issuer,
 
     ngx_shmtx_unlock(&issuer->shpool->mutex);
 
-    /* this worker has parsed the set already */
-    issuer->policy->keys =
-        std::make_shared<const m2m::KeySet>(std::move(parsed->keys));
-    issuer->generation = generation;
+    /* this worker has parsed the set already; short of memory, it imports
+     * the stored set later, as the other workers do */
+    keys = m2m::share_keys(std::move(parsed->keys));
+
+    if (keys) {
+        issuer->policy->keys = std::move(keys);
+        issuer->generation = generation;
+    }
 
     return NULL;
 }
@@ -504,20 +518,12 @@ ngx_http_auth_m2m_fetch_done(ngx_http_auth_m2m_fetch_t *f)
     ngx_http_auth_m2m_issuer_t  *issuer =
         static_cast<ngx_http_auth_m2m_issuer_t *>(f->data);
 
-    try {
-        if (ngx_http_auth_m2m_stage_is_discovery(issuer, f)) {
-            ngx_http_auth_m2m_discovery_done(issuer, f);
-            return;
-        }
-
-        ngx_http_auth_m2m_jwks_done(issuer, f);
-
-    } catch (const std::exception &e) {
-        ngx_http_auth_m2m_fetch_failed(issuer, &f->target->display,
-                                       "internal_error");
-        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
-                      "auth_m2m_issuer \"%V\": %s", &issuer->name, e.what());
+    if (ngx_http_auth_m2m_stage_is_discovery(issuer, f)) {
+        ngx_http_auth_m2m_discovery_done(issuer, f);
+        return;
     }
+
+    ngx_http_auth_m2m_jwks_done(issuer, f);
 
     ngx_http_auth_m2m_fetch_destroy(f);
     issuer->fetch = NULL;
@@ -581,15 +587,9 @@ ngx_http_auth_m2m_tick(ngx_event_t *ev)
     ngx_http_auth_m2m_issuer_t  *issuer =
         static_cast<ngx_http_auth_m2m_issuer_t *>(ev->data);
 
-    try {
-        ngx_http_auth_m2m_maybe_fetch(issuer);
-        ngx_http_auth_m2m_sync_keys(issuer);
-        ngx_http_auth_m2m_wake(issuer, false);
-
-    } catch (const std::exception &e) {
-        ngx_log_error(NGX_LOG_ALERT, ev->log, 0,
-                      "auth_m2m_issuer \"%V\": %s", &issuer->name, e.what());
-    }
+    ngx_http_auth_m2m_maybe_fetch(issuer);
+    ngx_http_auth_m2m_sync_keys(issuer);
+    ngx_http_auth_m2m_wake(issuer, false);
 
     ngx_http_auth_m2m_rearm(issuer);
 }
@@ -635,41 +635,54 @@ ngx_http_auth_m2m_wait_handler(ngx_http_request_t *r)
 void
 ngx_http_auth_m2m_sync_keys(ngx_http_auth_m2m_issuer_t *issuer)
 {
-    std::string                     text;
-    ngx_uint_t                      generation;
-    ngx_http_auth_m2m_issuer_sh_t  *sh = issuer->sh;
+    bool                                 stored;
+    char                                *text;
+    size_t                               len;
+    ngx_uint_t                           generation;
+    m2m::JwksParseResult                 parsed;
+    std::shared_ptr<const m2m::KeySet>   keys;
+    ngx_http_auth_m2m_issuer_sh_t       *sh = issuer->sh;
 
     if (sh == NULL || sh->generation == issuer->generation) {
         return;
     }
 
+    text = NULL;
+    len = 0;
+
     ngx_shmtx_lock(&issuer->shpool->mutex);
 
     generation = sh->generation;
 
-    if (!ngx_http_auth_m2m_sh_current_locked(issuer)) {
-        /* an old worker keeps the keys it has until it exits */
-        ngx_shmtx_unlock(&issuer->shpool->mutex);
-        issuer->generation = generation;
-        return;
-    }
+    stored = ngx_http_auth_m2m_sh_current_locked(issuer) && sh->jwks != NULL;
 
-    if (sh->jwks == NULL) {
-        ngx_shmtx_unlock(&issuer->shpool->mutex);
-        issuer->generation = generation;
-        return;
-    }
+    if (stored) {
+        /* plain memory, not a std::string: nothing may throw under the lock */
+        len = sh->jwks_len;
+        text = static_cast<char *>(ngx_alloc(len, ngx_cycle->log));
 
-    try {
-        text.assign(reinterpret_cast<char *>(sh->jwks), sh->jwks_len);
-    } catch (...) {
-        ngx_shmtx_unlock(&issuer->shpool->mutex);
-        throw;
+        if (text) {
+            ngx_memcpy(text, sh->jwks, len);
+        }
     }
 
     ngx_shmtx_unlock(&issuer->shpool->mutex);
 
-    m2m::JwksParseResult  parsed = m2m::parse_jwks(text);
+    if (!stored) {
+        /* an old worker keeps the keys it has until it exits */
+        issuer->generation = generation;
+        return;
+    }
+
+    if (text == NULL) {
+        /* ngx_alloc() has logged; the generation stays, so the next look
+         * tries again */
+        return;
+    }
+
+    parsed = m2m::parse_jwks(std::string_view(text, len));
+
+    ngx_free(text);
 
     /* the fetching worker validated this set; a failure here is a bug */
     if (parsed.status != m2m::Status::ok) {
@@ -680,8 +693,16 @@ ngx_http_auth_m2m_sync_keys(ngx_http_auth_m2m_issuer_t *issuer)
         return;
     }
 
-    issuer->policy->keys =
-        std::make_shared<const m2m::KeySet>(std::move(parsed.keys));
+    keys = m2m::share_keys(std::move(parsed.keys));
+
+    if (!keys) {
+        ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
+                      "auth_m2m_issuer \"%V\": keys of generation %ui not "
+                      "imported: out of memory", &issuer->name, generation);
+        return;
+    }
+
+    issuer->policy->keys = std::move(keys);
     issuer->generation = generation;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
@@ -884,15 +905,8 @@ ngx_http_auth_m2m_init_process(ngx_cycle_t *cycle)
         issuer->tick.log = cycle->log;
         issuer->tick.cancelable = 1;
 
-        try {
-            /* after a reload the zone has keys: serve them at once */
-            ngx_http_auth_m2m_sync_keys(issuer);
-
-        } catch (const std::exception &e) {
-            ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
-                          "auth_m2m_issuer \"%V\": %s", &issuer->name,
-                          e.what());
-        }
+        /* after a reload the zone has keys: serve them at once */
+        ngx_http_auth_m2m_sync_keys(issuer);
 
         ngx_add_timer(&issuer->tick, 0);
     }

@@ -6,8 +6,18 @@
 
 #include "ngx_http_auth_m2m.h"
 
+#include <type_traits>
+
 
 namespace {
+
+/* The verdict is created and replaced on the request path, where nothing may
+ * throw (see ngx_http_auth_m2m.h). */
+static_assert(std::is_nothrow_default_constructible<
+                  ngx_http_auth_m2m_state_t>::value,
+              "the request state is created without a try");
+static_assert(std::is_nothrow_move_assignable<m2m::Verification>::value,
+              "a verdict is replaced without a try");
 
 void
 ngx_http_auth_m2m_state_cleanup(void *data)
@@ -242,41 +252,27 @@ ngx_http_auth_m2m_state(ngx_http_request_t *r)
     alcf = static_cast<ngx_http_auth_m2m_loc_conf_t *>(
                ngx_http_get_module_loc_conf(r, ngx_http_auth_m2m_module));
 
-    state = NULL;
+    state = ngx_http_auth_m2m_find_state(r);
 
-    try {
-        state = ngx_http_auth_m2m_find_state(r);
+    if (state && (state->busy || alcf->policies == NULL
+                  || state->verified_against == alcf->policies))
+    {
+        /* a busy state means auth_m2m_token refers to our own variables */
+        return state->busy ? NULL : state;
+    }
 
-        if (state && (state->busy || alcf->policies == NULL
-                      || state->verified_against == alcf->policies))
-        {
-            /* a busy state means auth_m2m_token refers to our own variables */
-            return state->busy ? NULL : state;
-        }
-
-        if (alcf->policies == NULL) {
-            return NULL;
-        }
-
-        if (state == NULL) {
-            state = ngx_http_auth_m2m_create_state(r);
-            if (state == NULL) {
-                return NULL;
-            }
-        }
-
-        ngx_http_auth_m2m_verify(r, alcf, state);
-
-        return state;
-
-    } catch (const std::exception &e) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "auth_m2m: verification failed: %s", e.what());
-
-        if (state) {
-            state->busy = false;
-        }
-
+    if (alcf->policies == NULL) {
         return NULL;
     }
+
+    if (state == NULL) {
+        state = ngx_http_auth_m2m_create_state(r);
+        if (state == NULL) {
+            return NULL;
+        }
+    }
+
+    ngx_http_auth_m2m_verify(r, alcf, state);
+
+    return state;
 }

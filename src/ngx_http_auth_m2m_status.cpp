@@ -27,56 +27,69 @@ ngx_http_auth_m2m_source_name(ngx_http_auth_m2m_source_e source)
 }
 
 
-m2m::IssuerReport
-ngx_http_auth_m2m_issuer_report(ngx_http_auth_m2m_issuer_t *issuer)
+/* NGX_ERROR if the core ran out of memory; the glue's own allocations
+ * throw, for the handler to catch. */
+ngx_int_t
+ngx_http_auth_m2m_issuer_report(ngx_http_auth_m2m_issuer_t *issuer,
+    m2m::IssuerReport *report)
 {
-    m2m::IssuerReport               report;
-    ngx_http_auth_m2m_issuer_sh_t  *sh = issuer->sh, copy;
+    std::optional<std::vector<m2m::KeyInfo>>   keys;
+    ngx_http_auth_m2m_issuer_sh_t             *sh = issuer->sh, copy;
 
     ngx_http_auth_m2m_sync_keys(issuer);
 
-    report.name = ngx_http_auth_m2m_string(issuer->name.data, issuer->name.len);
-    report.issuer = issuer->policy->issuer;
-    report.source = ngx_http_auth_m2m_source_name(issuer->source);
+    report->name = ngx_http_auth_m2m_string(issuer->name.data,
+                                            issuer->name.len);
+    report->issuer = issuer->policy->issuer;
+    report->source = ngx_http_auth_m2m_source_name(issuer->source);
 
     if (issuer->policy->keys) {
-        report.keys = m2m::describe_keys(*issuer->policy->keys);
+        keys = m2m::describe_keys(*issuer->policy->keys);
+        if (!keys) {
+            return NGX_ERROR;
+        }
+
+        report->keys = std::move(*keys);
     }
 
     if (sh == NULL) {
-        report.location = ngx_http_auth_m2m_string(issuer->jwks_file.data,
-                                    issuer->jwks_file.len);
-        report.generation = 1;
-        report.last_attempt = issuer->jwks_file_loaded;
-        report.last_success = issuer->jwks_file_loaded;
-        return report;
+        report->location = ngx_http_auth_m2m_string(issuer->jwks_file.data,
+                                                    issuer->jwks_file.len);
+        report->generation = 1;
+        report->last_attempt = issuer->jwks_file_loaded;
+        report->last_success = issuer->jwks_file_loaded;
+        return NGX_OK;
     }
 
-    report.location = ngx_http_auth_m2m_string(issuer->target.display.data,
-                                issuer->target.display.len);
+    report->location = ngx_http_auth_m2m_string(issuer->target.display.data,
+                                                issuer->target.display.len);
 
     /* a plain copy under the lock: nothing that can throw while holding it */
     ngx_shmtx_lock(&issuer->shpool->mutex);
     ngx_memcpy(&copy, sh, sizeof(ngx_http_auth_m2m_issuer_sh_t));
     ngx_shmtx_unlock(&issuer->shpool->mutex);
 
-    report.jwks_uri = ngx_http_auth_m2m_string(copy.jwks_uri, copy.jwks_uri_len);
-    report.generation = copy.generation;
-    report.last_attempt = copy.last_attempt;
-    report.last_success = copy.last_success;
-    report.last_error_time = copy.last_error_time;
-    report.last_error = ngx_http_auth_m2m_string(copy.last_error, copy.last_error_len);
-    report.next_refresh = copy.next_refresh;
-    report.fetch_ok = copy.fetch_ok;
-    report.fetch_failed = copy.fetch_failed;
-    report.fetch_not_modified = copy.fetch_not_modified;
-    report.fetch_kid_triggered = copy.fetch_kid_triggered;
+    report->jwks_uri = ngx_http_auth_m2m_string(copy.jwks_uri,
+                                                copy.jwks_uri_len);
+    report->generation = copy.generation;
+    report->last_attempt = copy.last_attempt;
+    report->last_success = copy.last_success;
+    report->last_error_time = copy.last_error_time;
+    report->last_error = ngx_http_auth_m2m_string(copy.last_error,
+                                                  copy.last_error_len);
+    report->next_refresh = copy.next_refresh;
+    report->fetch_ok = copy.fetch_ok;
+    report->fetch_failed = copy.fetch_failed;
+    report->fetch_not_modified = copy.fetch_not_modified;
+    report->fetch_kid_triggered = copy.fetch_kid_triggered;
 
-    return report;
+    return NGX_OK;
 }
 
 
-std::string
+/* An empty optional if the core ran out of memory; the glue's own
+ * allocations throw, for the handler to catch. */
+std::optional<std::string>
 ngx_http_auth_m2m_render(ngx_http_request_t *r, bool prometheus)
 {
     ngx_uint_t                      i;
@@ -102,7 +115,13 @@ ngx_http_auth_m2m_render(ngx_http_request_t *r, bool prometheus)
     issuers = static_cast<ngx_http_auth_m2m_issuer_t **>(amcf->issuers.elts);
 
     for (i = 0; i < amcf->issuers.nelts; i++) {
-        report.issuers.push_back(ngx_http_auth_m2m_issuer_report(issuers[i]));
+        report.issuers.emplace_back();
+
+        if (ngx_http_auth_m2m_issuer_report(issuers[i], &report.issuers.back())
+            != NGX_OK)
+        {
+            return std::nullopt;
+        }
     }
 
     return prometheus ? m2m::report_prometheus(report)
@@ -113,11 +132,12 @@ ngx_http_auth_m2m_render(ngx_http_request_t *r, bool prometheus)
 ngx_int_t
 ngx_http_auth_m2m_status_handler(ngx_http_request_t *r)
 {
-    bool          prometheus;
-    ngx_int_t     rc;
-    ngx_str_t     format, body;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
+    bool                         prometheus;
+    ngx_int_t                    rc;
+    ngx_str_t                    format, body;
+    ngx_buf_t                   *b;
+    ngx_chain_t                  out;
+    std::optional<std::string>   text;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return NGX_HTTP_NOT_ALLOWED;
@@ -134,17 +154,21 @@ ngx_http_auth_m2m_status_handler(ngx_http_request_t *r)
                  && ngx_strncmp(format.data, "prometheus", format.len) == 0;
 
     try {
-        if (ngx_http_auth_m2m_copy_str(r->pool,
-                                       ngx_http_auth_m2m_render(r, prometheus),
-                                       &body)
-            != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
+        text = ngx_http_auth_m2m_render(r, prometheus);
 
     } catch (const std::exception &e) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "auth_m2m_status: %s", e.what());
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (!text) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "auth_m2m_status: out of memory");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ngx_http_auth_m2m_copy_str(r->pool, *text, &body) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 

@@ -32,7 +32,7 @@ ngx_str_t  ngx_http_auth_m2m_header_prefix = ngx_string("m2m_header_");
 
 ngx_int_t
 ngx_http_auth_m2m_set_value(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, const std::string &s)
+    ngx_http_variable_value_t *v, std::string_view s)
 {
     ngx_str_t  copy;
 
@@ -55,6 +55,23 @@ ngx_http_auth_m2m_set_value(ngx_http_request_t *r,
 }
 
 
+/* A claim or header value as render_claim() shows it. */
+ngx_int_t
+ngx_http_auth_m2m_set_json(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, const json_t *value)
+{
+    std::optional<std::string>  s = m2m::render_claim(value);
+
+    if (!s) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "auth_m2m: variable failed: out of memory");
+        return NGX_ERROR;
+    }
+
+    return ngx_http_auth_m2m_set_value(r, v, *s);
+}
+
+
 /* The verified token, or NULL when there is none to read from. */
 const m2m::Verification *
 ngx_http_auth_m2m_verified(ngx_http_request_t *r)
@@ -71,69 +88,56 @@ ngx_http_auth_m2m_verified(ngx_http_request_t *r)
 }
 
 
-std::string
-ngx_http_auth_m2m_field(ngx_http_request_t *r, uintptr_t field)
-{
-    const json_t              *claims;
-    const m2m::Verification   *v;
-    ngx_http_auth_m2m_state_t *state;
-
-    if (field == NGX_HTTP_AUTH_M2M_ERROR) {
-        state = ngx_http_auth_m2m_state(r);
-        return state ? m2m::reason_code(state->status) : "";
-    }
-
-    v = ngx_http_auth_m2m_verified(r);
-    if (v == NULL) {
-        return {};
-    }
-
-    claims = v->token.claims();
-
-    switch (field) {
-
-    case NGX_HTTP_AUTH_M2M_CLIENT_ID:
-        return v->client_id;
-
-    case NGX_HTTP_AUTH_M2M_SCOPE:
-        return v->scope_string;
-
-    case NGX_HTTP_AUTH_M2M_SUBJECT:
-        return m2m::render_claim(json_object_get(claims, "sub"));
-
-    case NGX_HTTP_AUTH_M2M_ISSUER:
-        return std::string(v->token.issuer());
-
-    case NGX_HTTP_AUTH_M2M_TOKEN_ID:
-        return m2m::render_claim(json_object_get(claims, "jti"));
-
-    case NGX_HTTP_AUTH_M2M_EXPIRES: {
-        /* whole seconds even when an issuer sends a fractional NumericDate */
-        char  buf[32];
-        std::snprintf(buf, sizeof(buf), "%.0f",
-                      std::floor(json_number_value(json_object_get(claims,
-                                                                   "exp"))));
-        return buf;
-    }
-
-    default:
-        return {};
-    }
-}
-
-
 ngx_int_t
 ngx_http_auth_m2m_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    try {
-        return ngx_http_auth_m2m_set_value(r, v,
-                                           ngx_http_auth_m2m_field(r, data));
+    char                        buf[32];
+    const json_t               *claims;
+    const m2m::Verification    *verified;
+    ngx_http_auth_m2m_state_t  *state;
 
-    } catch (const std::exception &e) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "auth_m2m: variable failed: %s", e.what());
-        return NGX_ERROR;
+    if (data == NGX_HTTP_AUTH_M2M_ERROR) {
+        state = ngx_http_auth_m2m_state(r);
+        return ngx_http_auth_m2m_set_value(r, v,
+                   state ? m2m::reason_code(state->status) : "");
+    }
+
+    verified = ngx_http_auth_m2m_verified(r);
+    if (verified == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    claims = verified->token.claims();
+
+    switch (data) {
+
+    case NGX_HTTP_AUTH_M2M_CLIENT_ID:
+        return ngx_http_auth_m2m_set_value(r, v, verified->client_id);
+
+    case NGX_HTTP_AUTH_M2M_SCOPE:
+        return ngx_http_auth_m2m_set_value(r, v, verified->scope_string);
+
+    case NGX_HTTP_AUTH_M2M_SUBJECT:
+        return ngx_http_auth_m2m_set_json(r, v, json_object_get(claims, "sub"));
+
+    case NGX_HTTP_AUTH_M2M_ISSUER:
+        return ngx_http_auth_m2m_set_value(r, v, verified->token.issuer());
+
+    case NGX_HTTP_AUTH_M2M_TOKEN_ID:
+        return ngx_http_auth_m2m_set_json(r, v, json_object_get(claims, "jti"));
+
+    case NGX_HTTP_AUTH_M2M_EXPIRES:
+        /* whole seconds even when an issuer sends a fractional NumericDate */
+        std::snprintf(buf, sizeof(buf), "%.0f",
+                      std::floor(json_number_value(json_object_get(claims,
+                                                                   "exp"))));
+        return ngx_http_auth_m2m_set_value(r, v, buf);
+
+    default:
+        v->not_found = 1;
+        return NGX_OK;
     }
 }
 
@@ -147,21 +151,13 @@ ngx_http_auth_m2m_json_variable(ngx_http_request_t *r,
 {
     const m2m::Verification  *verified;
 
-    try {
-        verified = ngx_http_auth_m2m_verified(r);
-        if (verified == NULL) {
-            v->not_found = 1;
-            return NGX_OK;
-        }
-
-        return ngx_http_auth_m2m_set_value(r, v,
-                                           m2m::render_claim(pick(*verified)));
-
-    } catch (const std::exception &e) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "auth_m2m: variable failed: %s", e.what());
-        return NGX_ERROR;
+    verified = ngx_http_auth_m2m_verified(r);
+    if (verified == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
     }
+
+    return ngx_http_auth_m2m_set_json(r, v, pick(*verified));
 }
 
 

@@ -12,10 +12,12 @@ using m2m::find_claim_path;
 using m2m::find_client_id;
 using m2m::render_claim;
 using testsupport::json;
+using testsupport::value_of;
 
 namespace {
 
-std::string rendered(const char *json_text) { return render_claim(json(json_text).get()); }
+std::string rendered(const json_t *value) { return value_of(render_claim(value)); }
+std::string rendered(const char *json_text) { return rendered(json(json_text).get()); }
 
 }  // namespace
 
@@ -46,7 +48,7 @@ START_TEST(test_render_literals)
     ck_assert_std_str_eq(rendered("true"), "true");
     ck_assert_std_str_eq(rendered("false"), "false");
     ck_assert_std_str_eq(rendered("null"), "null");
-    ck_assert_std_str_eq(render_claim(nullptr), "");
+    ck_assert_std_str_eq(value_of(render_claim(nullptr)), "");
 }
 END_TEST
 
@@ -98,19 +100,19 @@ START_TEST(test_find_claim_exact_then_case_insensitive)
 {
     m2m::JsonPtr claims = json("{\"tenantId\":\"t-1\",\"tenantid\":\"t-exact\",\"Region\":\"eu\",\"ORG\":7}");
     // Exact wins even when a case-insensitive match comes first.
-    ck_assert_std_str_eq(render_claim(find_claim(claims.get(), "tenantid")), "t-exact");
-    ck_assert_std_str_eq(render_claim(find_claim(claims.get(), "tenantId")), "t-1");
+    ck_assert_std_str_eq(rendered(find_claim(claims.get(), "tenantid")), "t-exact");
+    ck_assert_std_str_eq(rendered(find_claim(claims.get(), "tenantId")), "t-1");
     // nginx lower-cases variable names: the case-insensitive fallback finds them.
-    ck_assert_std_str_eq(render_claim(find_claim(claims.get(), "region")), "eu");
-    ck_assert_std_str_eq(render_claim(find_claim(claims.get(), "REGION")), "eu");
-    ck_assert_std_str_eq(render_claim(find_claim(claims.get(), "org")), "7");
+    ck_assert_std_str_eq(rendered(find_claim(claims.get(), "region")), "eu");
+    ck_assert_std_str_eq(rendered(find_claim(claims.get(), "REGION")), "eu");
+    ck_assert_std_str_eq(rendered(find_claim(claims.get(), "org")), "7");
     ck_assert_ptr_null(find_claim(claims.get(), "missing"));
     ck_assert_ptr_null(find_claim(claims.get(), "regio"));
     ck_assert_ptr_null(find_claim(claims.get(), "regions"));
     ck_assert_ptr_null(find_claim(claims.get(), ""));
 
     m2m::JsonPtr only_mixed = json("{\"tenantId\":\"t-1\"}");
-    ck_assert_std_str_eq(render_claim(find_claim(only_mixed.get(), "tenantid")), "t-1");
+    ck_assert_std_str_eq(rendered(find_claim(only_mixed.get(), "tenantid")), "t-1");
 }
 END_TEST
 
@@ -122,13 +124,13 @@ START_TEST(test_find_claim_path)
         "\"groups\":[{\"name\":\"ops\"},{\"name\":\"dev\"}],"
         "\"flat\":\"v\"}");
     const json_t *root = claims.get();
-    ck_assert_std_str_eq(render_claim(find_claim_path(root, {"realm_access", "roles"})),
+    ck_assert_std_str_eq(rendered(find_claim_path(root, {"realm_access", "roles"})),
                          "offline_access uma_authorization");
-    ck_assert_std_str_eq(render_claim(find_claim_path(root, {"resource_access", "tasks-api", "roles"})), "reader");
-    ck_assert_std_str_eq(render_claim(find_claim_path(root, {"realm_access", "roles", "1"})), "uma_authorization");
-    ck_assert_std_str_eq(render_claim(find_claim_path(root, {"groups", "1", "name"})), "dev");
-    ck_assert_std_str_eq(render_claim(find_claim_path(root, {"groups", "0"})), "{\"name\":\"ops\"}");
-    ck_assert_std_str_eq(render_claim(find_claim_path(root, {"flat"})), "v");
+    ck_assert_std_str_eq(rendered(find_claim_path(root, {"resource_access", "tasks-api", "roles"})), "reader");
+    ck_assert_std_str_eq(rendered(find_claim_path(root, {"realm_access", "roles", "1"})), "uma_authorization");
+    ck_assert_std_str_eq(rendered(find_claim_path(root, {"groups", "1", "name"})), "dev");
+    ck_assert_std_str_eq(rendered(find_claim_path(root, {"groups", "0"})), "{\"name\":\"ops\"}");
+    ck_assert_std_str_eq(rendered(find_claim_path(root, {"flat"})), "v");
     // Missing steps.
     ck_assert_ptr_null(find_claim_path(root, {"realm_access", "groups"}));
     ck_assert_ptr_null(find_claim_path(root, {"nope", "roles"}));

@@ -462,6 +462,18 @@ START_TEST(test_key_fits)
 }
 END_TEST
 
+START_TEST(test_share_keys_moves_the_set)
+{
+    m2m::JwksParseResult r = parse({public_jwk(KeyName::rsa, "a"), public_jwk(KeyName::p256, "b")});
+    ck_assert_status(r.status, Status::ok);
+    const cjose_jwk_t *first = r.keys.keys()[0].jwk.get();
+    std::shared_ptr<const m2m::KeySet> shared = m2m::share_keys(std::move(r.keys));
+    ck_assert_ptr_nonnull(shared.get());
+    ck_assert_uint_eq(shared->keys().size(), 2);
+    ck_assert_ptr_eq(shared->keys()[0].jwk.get(), first);  // moved, not imported again
+}
+END_TEST
+
 Suite *jwks_suite()
 {
     Suite *s = suite_create("jwks");
@@ -487,6 +499,7 @@ Suite *jwks_suite()
     tcase_add_test(tc, test_bad_ec_coordinates_skipped);
     tcase_add_test(tc, test_broken_rsa_numbers_skipped);
     tcase_add_test(tc, test_skip_line_escapes_control_bytes);
+    tcase_add_test(tc, test_share_keys_moves_the_set);
     suite_add_tcase(s, tc);
     return s;
 }

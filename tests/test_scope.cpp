@@ -10,6 +10,7 @@ using m2m::collect_scopes;
 using m2m::has_all_scopes;
 using m2m::join_scopes;
 using testsupport::json;
+using testsupport::value_of;
 using Scopes = std::vector<std::string>;
 
 namespace {
@@ -18,12 +19,13 @@ const Scopes kDefaultClaims = {"scope", "scp", "scopes"};
 
 Scopes collect(const char *claims_json, const Scopes &names = kDefaultClaims)
 {
-    return collect_scopes(json(claims_json).get(), names);
+    return value_of(collect_scopes(json(claims_json).get(), names));
 }
 
 void assert_scopes(const Scopes &got, const Scopes &want)
 {
-    ck_assert_msg(got == want, "got \"%s\", want \"%s\"", join_scopes(got).c_str(), join_scopes(want).c_str());
+    ck_assert_msg(got == want, "got \"%s\", want \"%s\"", value_of(join_scopes(got)).c_str(),
+                  value_of(join_scopes(want)).c_str());
 }
 
 }  // namespace
@@ -113,9 +115,9 @@ END_TEST
 
 START_TEST(test_join)
 {
-    ck_assert_std_str_eq(join_scopes({}), "");
-    ck_assert_std_str_eq(join_scopes({"a"}), "a");
-    ck_assert_std_str_eq(join_scopes({"a", "b", "c"}), "a b c");
+    ck_assert_std_str_eq(value_of(join_scopes({})), "");
+    ck_assert_std_str_eq(value_of(join_scopes({"a"})), "a");
+    ck_assert_std_str_eq(value_of(join_scopes({"a", "b", "c"})), "a b c");
 }
 END_TEST
 

@@ -24,49 +24,6 @@ using namespace testsupport;
 
 namespace {
 
-IssuerReport remote_issuer()
-{
-    IssuerReport i;
-    i.name = "corp";
-    i.issuer = "https://idp.example.com/";
-    i.source = "discovery";
-    i.location = "https://idp.example.com/.well-known/openid-configuration";
-    i.jwks_uri = "https://idp.example.com/jwks";
-    i.keys = {{"k1", "RS256"}, {"k2", "EC P-256"}};
-    i.generation = 7;
-    i.last_attempt = kNow + 100;
-    i.last_success = kNow;
-    i.last_error_time = kNow + 100;
-    i.next_refresh = kNow + 700;
-    i.last_error = "timeout";
-    i.fetch_ok = 5;
-    i.fetch_failed = 2;
-    i.fetch_not_modified = 3;
-    i.fetch_kid_triggered = 1;
-    return i;
-}
-
-IssuerReport file_issuer()
-{
-    IssuerReport i;
-    i.name = "static";
-    i.issuer = "https://static.example/";
-    i.source = "jwks_file";
-    i.location = "/etc/nginx/m2m/jwks.json";
-    i.keys = {{"", "RSA"}};
-    i.generation = 1;
-    return i;
-}
-
-ModuleReport sample_report()
-{
-    ModuleReport r;
-    r.allowed = 42;
-    r.refused = {{"expired", 3}, {"unknown_kid", 1}};
-    r.issuers = {remote_issuer(), file_issuer()};
-    return r;
-}
-
 // --- JSON helpers ---
 
 m2m::JsonPtr parse_report(const std::string &text)
@@ -268,7 +225,7 @@ void assert_lines(const std::vector<std::string> &got, const std::vector<std::st
 
 START_TEST(test_describe_keys)
 {
-    const std::vector<KeyInfo> keys = m2m::describe_keys(*standard_keys());
+    const std::vector<KeyInfo> keys = value_of(m2m::describe_keys(*standard_keys()));
     ck_assert_uint_eq(keys.size(), 4);
     ck_assert_std_str_eq(keys[0].kid, "rsa-1");
     ck_assert_std_str_eq(keys[0].alg, "RSA");
@@ -288,7 +245,7 @@ START_TEST(test_describe_keys_alg_and_no_kid)
         public_jwk(KeyName::p384, "es", "\"alg\":\"ES384\""),
         public_jwk(KeyName::p256, ""),
     }));
-    const std::vector<KeyInfo> keys = m2m::describe_keys(*set);
+    const std::vector<KeyInfo> keys = value_of(m2m::describe_keys(*set));
     ck_assert_uint_eq(keys.size(), 3);
     ck_assert_std_str_eq(keys[0].kid, "ps");
     ck_assert_std_str_eq(keys[0].alg, "PS384");
@@ -297,13 +254,13 @@ START_TEST(test_describe_keys_alg_and_no_kid)
     ck_assert_std_str_eq(keys[2].kid, "");
     ck_assert_std_str_eq(keys[2].alg, "EC P-256");
 
-    ck_assert_uint_eq(m2m::describe_keys(m2m::KeySet{}).size(), 0);
+    ck_assert_uint_eq(value_of(m2m::describe_keys(m2m::KeySet{})).size(), 0);
 }
 END_TEST
 
 START_TEST(test_json_layout)
 {
-    const std::string text = m2m::report_json(sample_report());
+    const std::string text = value_of(m2m::report_json(sample_report()));
     // Indented by two, members in insertion order.
     ck_assert_msg(text.rfind("{\n  \"requests\": {\n    \"allowed\": 42,", 0) == 0, "layout:\n%s", text.c_str());
     ck_assert_msg(text.size() >= 3 && text.compare(text.size() - 3, 3, "\n}\n") == 0, "ending:\n%s", text.c_str());
@@ -323,7 +280,7 @@ END_TEST
 
 START_TEST(test_json_remote_issuer)
 {
-    m2m::JsonPtr root = parse_report(m2m::report_json(sample_report()));
+    m2m::JsonPtr root = parse_report(value_of(m2m::report_json(sample_report())));
     const json_t *corp = member(member(root.get(), "issuers"), "corp");
     assert_names(corp, kIssuerMembers);
     ck_assert_std_str_eq(str_member(corp, "issuer"), "https://idp.example.com/");
@@ -358,7 +315,7 @@ END_TEST
 
 START_TEST(test_json_nulls_for_never)
 {
-    m2m::JsonPtr root = parse_report(m2m::report_json(sample_report()));
+    m2m::JsonPtr root = parse_report(value_of(m2m::report_json(sample_report())));
     const json_t *file = member(member(root.get(), "issuers"), "static");
     assert_names(file, kIssuerMembers);
     ck_assert_std_str_eq(str_member(file, "source"), "jwks_file");
@@ -385,14 +342,14 @@ START_TEST(test_json_nulls_for_never)
     IssuerReport i = file_issuer();
     i.last_attempt = -1;
     r.issuers = {i};
-    root = parse_report(m2m::report_json(r));
+    root = parse_report(value_of(m2m::report_json(r)));
     ck_assert_int_eq(int_member(member(member(root.get(), "issuers"), "static"), "last_attempt"), -1);
 }
 END_TEST
 
 START_TEST(test_json_empty_report)
 {
-    const std::string text = m2m::report_json(ModuleReport{});
+    const std::string text = value_of(m2m::report_json(ModuleReport{}));
     m2m::JsonPtr root = parse_report(text);
     const json_t *requests = member(root.get(), "requests");
     ck_assert_int_eq(int_member(requests, "allowed"), 0);
@@ -413,7 +370,7 @@ START_TEST(test_json_escaping_and_bad_utf8)
     i.keys = {{"k\"1", "RSA"}};
     r.issuers = {i};
     r.refused = {{"wrong_\xc0issuer", 2}};
-    m2m::JsonPtr root = parse_report(m2m::report_json(r));
+    m2m::JsonPtr root = parse_report(value_of(m2m::report_json(r)));
     const json_t *issuer = member(member(root.get(), "issuers"), "we\"ird\\name\n");
     ck_assert_std_str_eq(str_member(issuer, "location"), "/etc/nginx/caf\xc3\xa9/\x01jwks.json");
     // Not UTF-8: shown with '?', never dropped and never invalid JSON.
@@ -440,7 +397,7 @@ START_TEST(test_invalid_utf8_forms)
         {"lead\xc3" "(x", "RSA"},            // lead byte without its continuation
     };
     r.issuers = {i};
-    m2m::JsonPtr root = parse_report(m2m::report_json(r));
+    m2m::JsonPtr root = parse_report(value_of(m2m::report_json(r)));
     const json_t *keys = member(member(member(root.get(), "issuers"), "static"), "keys");
     const std::vector<std::string> want = {
         "ok-caf\xc3\xa9", "ok-\xf0\x9f\x94\x91", "trunc??", "overlong??",
@@ -461,7 +418,7 @@ START_TEST(test_json_huge_counters)
     i.fetch_ok = uint64_t{1} << 63;
     i.generation = (uint64_t{1} << 63) - 1;
     r.issuers = {i};
-    m2m::JsonPtr root = parse_report(m2m::report_json(r));
+    m2m::JsonPtr root = parse_report(value_of(m2m::report_json(r)));
     // Clamped to what JSON integers hold here rather than wrapped negative.
     ck_assert_int_eq(int_member(member(root.get(), "requests"), "allowed"), INT64_MAX);
     const json_t *issuer = member(member(root.get(), "issuers"), "static");
@@ -472,7 +429,7 @@ END_TEST
 
 START_TEST(test_prometheus_samples)
 {
-    const std::string text = m2m::report_prometheus(sample_report());
+    const std::string text = value_of(m2m::report_prometheus(sample_report()));
     check_exposition(text);
     const std::string corp = "issuer=\"corp\"";
     const std::string file = "issuer=\"static\"";
@@ -514,7 +471,7 @@ END_TEST
 
 START_TEST(test_prometheus_help_and_type)
 {
-    const std::string text = m2m::report_prometheus(sample_report());
+    const std::string text = value_of(m2m::report_prometheus(sample_report()));
     std::vector<std::string> comments;
     for (const std::string &line : lines_of(text)) {
         if (line[0] == '#') {
@@ -549,7 +506,7 @@ END_TEST
 START_TEST(test_prometheus_empty_report)
 {
     // Every family is still announced, so dashboards see the metric names.
-    const std::string text = m2m::report_prometheus(ModuleReport{});
+    const std::string text = value_of(m2m::report_prometheus(ModuleReport{}));
     const std::vector<Sample> samples = check_exposition(text);
     ck_assert_uint_eq(samples.size(), 1);
     ck_assert_std_str_eq(samples[0].name, "nginx_auth_m2m_requests_allowed_total");
@@ -565,7 +522,7 @@ START_TEST(test_prometheus_no_error_no_info)
     IssuerReport i = remote_issuer();
     i.last_error.clear();
     r.issuers = {i};
-    const std::string text = m2m::report_prometheus(r);
+    const std::string text = value_of(m2m::report_prometheus(r));
     for (const Sample &s : check_exposition(text)) {
         ck_assert_msg(s.name != "nginx_auth_m2m_last_error_info", "error info without an error");
     }
@@ -582,7 +539,7 @@ START_TEST(test_prometheus_label_escaping)
     i.last_error = "HTTP \"500\"\nfrom C:\\idp";
     i.location = "https://bad\xff.example/";
     r.issuers = {i};
-    const std::string text = m2m::report_prometheus(r);
+    const std::string text = value_of(m2m::report_prometheus(r));
 
     // Raw lines, escaped as the format says.
     const std::vector<std::string> lines = sample_lines(text);
@@ -637,7 +594,7 @@ START_TEST(test_prometheus_invalid_utf8)
         r.issuers.push_back(i);
     }
     std::vector<std::string> names;
-    for (const Sample &s : check_exposition(m2m::report_prometheus(r))) {
+    for (const Sample &s : check_exposition(value_of(m2m::report_prometheus(r)))) {
         if (s.name == "nginx_auth_m2m_keys") {
             names.push_back(s.labels.at(0).second);
         }
@@ -656,7 +613,7 @@ START_TEST(test_prometheus_large_values)
     IssuerReport i = file_issuer();
     i.last_success = -5;
     r.issuers = {i};
-    const std::string text = m2m::report_prometheus(r);
+    const std::string text = value_of(m2m::report_prometheus(r));
     const std::vector<std::string> lines = sample_lines(text);
     ck_assert_std_str_eq(lines[0], "nginx_auth_m2m_requests_allowed_total 18446744073709551615");
     ck_assert_msg(text.find("nginx_auth_m2m_last_success_timestamp_seconds{issuer=\"static\"} -5\n") !=

@@ -16,3 +16,4 @@ Suite *http_response_suite();
 Suite *refresh_policy_suite();
 Suite *discovery_suite();
 Suite *status_report_suite();
+Suite *out_of_memory_suite();

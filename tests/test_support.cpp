@@ -71,7 +71,9 @@ std::shared_ptr<const m2m::KeySet> load_keys(const std::string &jwks)
 {
     m2m::JwksParseResult result = m2m::parse_jwks(jwks);
     ck_assert_status(result.status, m2m::Status::ok);
-    return std::make_shared<const m2m::KeySet>(std::move(result.keys));
+    std::shared_ptr<const m2m::KeySet> keys = m2m::share_keys(std::move(result.keys));
+    ck_assert_ptr_nonnull(keys.get());
+    return keys;
 }
 
 std::shared_ptr<const m2m::KeySet> standard_keys()
@@ -112,6 +114,49 @@ m2m::Status check_token(const std::string &compact, const m2m::IssuerPolicy &pol
         *signature_verified = verified;
     }
     return status;
+}
+
+m2m::IssuerReport remote_issuer()
+{
+    m2m::IssuerReport i;
+    i.name = "corp";
+    i.issuer = "https://idp.example.com/";
+    i.source = "discovery";
+    i.location = "https://idp.example.com/.well-known/openid-configuration";
+    i.jwks_uri = "https://idp.example.com/jwks";
+    i.keys = {{"k1", "RS256"}, {"k2", "EC P-256"}};
+    i.generation = 7;
+    i.last_attempt = kNow + 100;
+    i.last_success = kNow;
+    i.last_error_time = kNow + 100;
+    i.next_refresh = kNow + 700;
+    i.last_error = "timeout";
+    i.fetch_ok = 5;
+    i.fetch_failed = 2;
+    i.fetch_not_modified = 3;
+    i.fetch_kid_triggered = 1;
+    return i;
+}
+
+m2m::IssuerReport file_issuer()
+{
+    m2m::IssuerReport i;
+    i.name = "static";
+    i.issuer = "https://static.example/";
+    i.source = "jwks_file";
+    i.location = "/etc/nginx/m2m/jwks.json";
+    i.keys = {{"", "RSA"}};
+    i.generation = 1;
+    return i;
+}
+
+m2m::ModuleReport sample_report()
+{
+    m2m::ModuleReport r;
+    r.allowed = 42;
+    r.refused = {{"expired", 3}, {"unknown_kid", 1}};
+    r.issuers = {remote_issuer(), file_issuer()};
+    return r;
 }
 
 m2m::JsonPtr json(const char *text)

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "jwks.h"
 #include "json.h"
 #include "status.h"
+#include "status_report.h"
 #include "test_keys.h"
 #include "token.h"
 #include "verify.h"
@@ -58,8 +60,24 @@ m2m::IssuerPolicy make_policy(std::shared_ptr<const m2m::KeySet> keys = standard
 m2m::Status check_token(const std::string &compact, const m2m::IssuerPolicy &policy, int64_t now = kNow,
                         bool *signature_verified = nullptr);
 
+// Status page data: issuer "corp" (discovery, two keys, a last error) and
+// issuer "static" (jwks_file, one key without kid); sample_report() has both,
+// 42 allowed requests and two refusal counters.
+m2m::IssuerReport remote_issuer();
+m2m::IssuerReport file_issuer();
+m2m::ModuleReport sample_report();
+
 // A JSON value parsed by jansson directly (any type); fails the test if invalid.
 m2m::JsonPtr json(const char *text);
+
+// What a core function that fails only when memory runs out returned; fails
+// the test on an empty optional.
+template <typename T>
+T value_of(std::optional<T> result)
+{
+    ck_assert_msg(result.has_value(), "empty optional: out of memory");
+    return std::move(*result);
+}
 
 }  // namespace testsupport
 

@@ -60,18 +60,22 @@ AlgorithmSet AlgorithmSet::all_asymmetric() noexcept
     return set;
 }
 
-std::string AlgorithmSet::names() const
+std::optional<std::string> AlgorithmSet::names() const noexcept
 {
-    std::string out;
-    for (const auto &a : kAlgorithms) {
-        if (contains(a.alg)) {
-            if (!out.empty()) {
-                out += ' ';
+    try {
+        std::string out;
+        for (const auto &a : kAlgorithms) {
+            if (contains(a.alg)) {
+                if (!out.empty()) {
+                    out += ' ';
+                }
+                out += a.name;
             }
-            out += a.name;
         }
+        return out;
+    } catch (...) {
+        return std::nullopt;
     }
-    return out;
 }
 
 }  // namespace m2m

@@ -31,7 +31,9 @@ public:
     void add(Algorithm alg) noexcept { bits_ |= bit(alg); }
     bool contains(Algorithm alg) const noexcept { return (bits_ & bit(alg)) != 0; }
     bool empty() const noexcept { return bits_ == 0; }
-    std::string names() const;  // space-separated, for logs and status pages
+    // Space-separated, for logs and status pages; empty optional if memory
+    // ran out.
+    std::optional<std::string> names() const noexcept;
 
 private:
     static uint16_t bit(Algorithm alg) noexcept { return static_cast<uint16_t>(1u << static_cast<unsigned>(alg)); }

@@ -60,25 +60,38 @@ const json_t *find_claim_named(const json_t *object, const std::string &key)
 
 }  // namespace
 
-std::string render_claim(const json_t *value)
+std::optional<std::string> render_claim(const json_t *value) noexcept
 {
-    if (is_plain_string(value)) {
-        return std::string(json_string_value(value), json_string_length(value));
-    }
-    if (is_plain_string_array(value)) {
-        std::string out;
-        size_t i;
-        const json_t *item;
-        json_array_foreach(value, i, item)
-        {
-            if (i > 0) {
-                out += ' ';
-            }
-            out.append(json_string_value(item), json_string_length(item));
+    try {
+        if (is_plain_string(value)) {
+            return std::string(json_string_value(value), json_string_length(value));
         }
-        return out;
+        if (is_plain_string_array(value)) {
+            std::string out;
+            size_t i;
+            const json_t *item;
+            json_array_foreach(value, i, item)
+            {
+                if (i > 0) {
+                    out += ' ';
+                }
+                out.append(json_string_value(item), json_string_length(item));
+            }
+            return out;
+        }
+        if (!value) {
+            return std::string();
+        }
+        // Any JSON value is at least one character ("0", "{}"): empty is
+        // dump_json running out of memory.
+        std::string json = dump_json(value, JSON_COMPACT);
+        if (json.empty()) {
+            return std::nullopt;
+        }
+        return json;
+    } catch (...) {
+        return std::nullopt;
     }
-    return value ? dump_json(value, JSON_COMPACT) : std::string();
 }
 
 const json_t *find_claim(const json_t *object, std::string_view name) noexcept
@@ -109,14 +122,14 @@ const json_t *find_claim_path(const json_t *object, const std::vector<std::strin
     return node == object ? nullptr : node;
 }
 
-std::string find_client_id(const json_t *claims, const std::vector<std::string> &names)
+std::string_view find_client_id(const json_t *claims, const std::vector<std::string> &names) noexcept
 {
     for (const auto &name : names) {
         const json_t *value = json_object_get(claims, name.c_str());
         // Passed upstream in headers and written to logs raw: a value with a
         // control character is no usable client id.
         if (is_plain_string(value) && json_string_length(value) > 0) {
-            return std::string(json_string_value(value), json_string_length(value));
+            return std::string_view(json_string_value(value), json_string_length(value));
         }
     }
     return {};

@@ -287,4 +287,13 @@ JwksParseResult parse_jwks(std::string_view json) noexcept
     return result;
 }
 
+std::shared_ptr<const KeySet> share_keys(KeySet keys) noexcept
+{
+    try {
+        return std::make_shared<const KeySet>(std::move(keys));
+    } catch (...) {
+        return nullptr;
+    }
+}
+
 }  // namespace m2m

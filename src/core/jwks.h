@@ -4,6 +4,7 @@
 // every client.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,5 +52,10 @@ struct JwksParseResult {
 };
 
 JwksParseResult parse_jwks(std::string_view json) noexcept;
+
+// Moves a parsed set behind the pointer IssuerPolicy::keys holds. Null if
+// memory ran out: a worker importing keys then keeps its old ones rather
+// than throwing into nginx.
+std::shared_ptr<const KeySet> share_keys(KeySet keys) noexcept;
 
 }  // namespace m2m

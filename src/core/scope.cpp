@@ -47,25 +47,30 @@ bool is_scope_token(std::string_view scope) noexcept
     return !scope.empty();
 }
 
-std::vector<std::string> collect_scopes(const json_t *claims, const std::vector<std::string> &claim_names)
+std::optional<std::vector<std::string>> collect_scopes(const json_t *claims,
+                                                       const std::vector<std::string> &claim_names) noexcept
 {
-    std::vector<std::string> scopes;
-    for (const auto &name : claim_names) {
-        const json_t *value = json_object_get(claims, name.c_str());
-        if (json_is_string(value)) {
-            add_space_separated(&scopes, string_of(value));
-        } else if (json_is_array(value)) {
-            size_t i;
-            const json_t *item;
-            json_array_foreach(value, i, item)
-            {
-                if (json_is_string(item)) {
-                    add_space_separated(&scopes, string_of(item));
+    try {
+        std::vector<std::string> scopes;
+        for (const auto &name : claim_names) {
+            const json_t *value = json_object_get(claims, name.c_str());
+            if (json_is_string(value)) {
+                add_space_separated(&scopes, string_of(value));
+            } else if (json_is_array(value)) {
+                size_t i;
+                const json_t *item;
+                json_array_foreach(value, i, item)
+                {
+                    if (json_is_string(item)) {
+                        add_space_separated(&scopes, string_of(item));
+                    }
                 }
             }
         }
+        return scopes;
+    } catch (...) {
+        return std::nullopt;
     }
-    return scopes;
 }
 
 bool has_all_scopes(const std::vector<std::string> &granted, const std::vector<std::string> &required) noexcept
@@ -75,16 +80,20 @@ bool has_all_scopes(const std::vector<std::string> &granted, const std::vector<s
     });
 }
 
-std::string join_scopes(const std::vector<std::string> &scopes)
+std::optional<std::string> join_scopes(const std::vector<std::string> &scopes) noexcept
 {
-    std::string out;
-    for (const auto &scope : scopes) {
-        if (!out.empty()) {
-            out += ' ';
+    try {
+        std::string out;
+        for (const auto &scope : scopes) {
+            if (!out.empty()) {
+                out += ' ';
+            }
+            out += scope;
         }
-        out += scope;
+        return out;
+    } catch (...) {
+        return std::nullopt;
     }
-    return out;
 }
 
 }  // namespace m2m

@@ -227,9 +227,7 @@ void per_issuer(std::string *out, const ModuleReport &report, const char *name, 
     }
 }
 
-}  // namespace
-
-std::vector<KeyInfo> describe_keys(const KeySet &keys)
+std::vector<KeyInfo> key_infos(const KeySet &keys)
 {
     std::vector<KeyInfo> out;
     out.reserve(keys.keys().size());
@@ -246,7 +244,7 @@ std::vector<KeyInfo> describe_keys(const KeySet &keys)
     return out;
 }
 
-std::string report_json(const ModuleReport &report)
+std::string json_text(const ModuleReport &report)
 {
     JsonPtr root(checked(json_object()));
 
@@ -272,7 +270,7 @@ std::string report_json(const ModuleReport &report)
     return out + '\n';
 }
 
-std::string report_prometheus(const ModuleReport &report)
+std::string prometheus_text(const ModuleReport &report)
 {
     std::string out;
 
@@ -333,6 +331,39 @@ std::string report_prometheus(const ModuleReport &report)
                "Unix time of the last failed key fetch, 0 if none.",
                [](const IssuerReport &i) { return i.last_error_time; });
     return out;
+}
+
+}  // namespace
+
+// Everything above throws std::bad_alloc when memory runs out (jansson's
+// NULLs included, through checked()); this is where that becomes an empty
+// optional.
+
+std::optional<std::vector<KeyInfo>> describe_keys(const KeySet &keys) noexcept
+{
+    try {
+        return key_infos(keys);
+    } catch (...) {
+        return std::nullopt;
+    }
+}
+
+std::optional<std::string> report_json(const ModuleReport &report) noexcept
+{
+    try {
+        return json_text(report);
+    } catch (...) {
+        return std::nullopt;
+    }
+}
+
+std::optional<std::string> report_prometheus(const ModuleReport &report) noexcept
+{
+    try {
+        return prometheus_text(report);
+    } catch (...) {
+        return std::nullopt;
+    }
 }
 
 }  // namespace m2m

@@ -1,9 +1,11 @@
 // The data behind the auth_m2m_status page and its two renderings. The glue
 // copies counters and times out of the shared zone into a ModuleReport; this
-// file only formats, so both formats are tested without nginx.
+// file only formats, so both formats are tested without nginx. Every
+// function here returns an empty optional if memory runs out.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,7 +18,7 @@ struct KeyInfo {
     std::string kid;  // empty if the JWK has none
     std::string alg;  // the JWK's alg if set, else "RSA" or "EC P-256"/"EC P-384"/"EC P-521"
 };
-std::vector<KeyInfo> describe_keys(const KeySet &keys);
+std::optional<std::vector<KeyInfo>> describe_keys(const KeySet &keys) noexcept;
 
 struct IssuerReport {
     std::string name;          // block name
@@ -45,13 +47,11 @@ struct ModuleReport {
 //                "last_success", "last_error", "last_error_time",
 //                "next_refresh", "fetches": {"ok", "failed", "not_modified",
 //                "kid_triggered"}}}}
-// Throws std::bad_alloc if memory runs out.
-std::string report_json(const ModuleReport &report);
+std::optional<std::string> report_json(const ModuleReport &report) noexcept;
 
 // Prometheus text exposition format 0.0.4 (serve as
 // "text/plain; version=0.0.4"): metric names prefixed nginx_auth_m2m_,
-// issuers labelled by block name, timestamps 0 when never. Throws
-// std::bad_alloc if memory runs out.
-std::string report_prometheus(const ModuleReport &report);
+// issuers labelled by block name, timestamps 0 when never.
+std::optional<std::string> report_prometheus(const ModuleReport &report) noexcept;
 
 }  // namespace m2m

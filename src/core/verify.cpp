@@ -235,8 +235,14 @@ void verify(std::string_view compact, const std::vector<const IssuerPolicy *> &i
         if (out->signature_verified) {
             const json_t *claims = out->token.claims();
             out->client_id = find_client_id(claims, out->issuer->client_id_claims);
-            out->scopes = collect_scopes(claims, out->issuer->scope_claims);
-            out->scope_string = join_scopes(out->scopes);
+            auto scopes = collect_scopes(claims, out->issuer->scope_claims);
+            auto joined = scopes ? join_scopes(*scopes) : std::nullopt;
+            if (!joined) {
+                out->status = Status::internal_error;
+                return;
+            }
+            out->scopes = std::move(*scopes);
+            out->scope_string = std::move(*joined);
         }
     } catch (...) {
         out->status = Status::internal_error;
