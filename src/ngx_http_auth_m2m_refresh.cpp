@@ -637,6 +637,7 @@ ngx_http_auth_m2m_sync_keys(ngx_http_auth_m2m_issuer_t *issuer)
 {
     bool                                 stored;
     char                                *text;
+    u_char                              *src;
     size_t                               len;
     ngx_uint_t                           generation;
     m2m::JwksParseResult                 parsed;
@@ -652,24 +653,36 @@ ngx_http_auth_m2m_sync_keys(ngx_http_auth_m2m_issuer_t *issuer)
 
     ngx_shmtx_lock(&issuer->shpool->mutex);
 
-    generation = sh->generation;
+    if (ngx_http_auth_m2m_sh_current_locked(issuer)) {
+        generation = sh->generation;
+        src = sh->jwks;
+        len = sh->jwks_len;
 
-    stored = ngx_http_auth_m2m_sh_current_locked(issuer) && sh->jwks != NULL;
+    } else if (issuer->sh_version == sh->retired_version) {
+        /* an old worker after a reload changed the key URL */
+        generation = sh->retired_generation;
+        src = generation == issuer->generation ? NULL : sh->retired_jwks;
+        len = sh->retired_jwks_len;
+
+    } else {
+        generation = sh->generation;
+        src = NULL;
+    }
+
+    stored = src != NULL;
 
     if (stored) {
         /* plain memory, not a std::string: nothing may throw under the lock */
-        len = sh->jwks_len;
         text = static_cast<char *>(ngx_alloc(len, ngx_cycle->log));
 
         if (text) {
-            ngx_memcpy(text, sh->jwks, len);
+            ngx_memcpy(text, src, len);
         }
     }
 
     ngx_shmtx_unlock(&issuer->shpool->mutex);
 
     if (!stored) {
-        /* an old worker keeps the keys it has until it exits */
         issuer->generation = generation;
         return;
     }

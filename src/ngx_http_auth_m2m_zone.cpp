@@ -29,9 +29,9 @@ ngx_http_auth_m2m_sh_dup(ngx_slab_pool_t *shpool, ngx_str_t *dst, ngx_str_t *src
 /*
  * A reload gave the issuer another key URL: keys from the old one must not be
  * used. The entry is reset in place rather than replaced, so that any number
- * of such reloads costs no zone memory; the old workers, which may still be
- * fetching from the old URL, see the new source_version and leave the entry
- * alone from then on.
+ * of such reloads costs no more zone memory than one retired key set; the
+ * old workers, which may still be fetching from the old URL, see the new
+ * source_version and from then on only read that retired set.
  */
 ngx_int_t
 ngx_http_auth_m2m_sh_new_source_locked(ngx_slab_pool_t *shpool,
@@ -47,9 +47,16 @@ ngx_http_auth_m2m_sh_new_source_locked(ngx_slab_pool_t *shpool,
 
     ngx_slab_free_locked(shpool, sh->source.data);
 
-    if (sh->jwks) {
-        ngx_slab_free_locked(shpool, sh->jwks);
+    if (sh->retired_jwks) {
+        ngx_slab_free_locked(shpool, sh->retired_jwks);
     }
+
+    /* an old worker that has not synced yet (it had no request since the
+     * last fetch) would otherwise have no keys at all until it exits */
+    sh->retired_jwks = sh->jwks;
+    sh->retired_jwks_len = sh->jwks_len;
+    sh->retired_version = sh->source_version;
+    sh->retired_generation = sh->generation;
 
     ngx_memzero(&sh->source_version,
                 sizeof(ngx_http_auth_m2m_issuer_sh_t)

@@ -28,6 +28,13 @@ struct ngx_http_auth_m2m_issuer_sh_s {
     ngx_str_t                     name;         /* slab copy, the entry's key */
     ngx_str_t                     source;       /* slab copy of the key URL */
 
+    /* the last set of the previous key URL, for the old workers that have
+     * not imported it yet; freed when the URL changes again */
+    u_char                       *retired_jwks;
+    size_t                        retired_jwks_len;
+    ngx_uint_t                    retired_version;
+    ngx_uint_t                    retired_generation;
+
     /* bumped when a reload gives the issuer another key URL: the workers of
      * the old configuration stop writing and reading the entry */
     ngx_uint_t                    source_version;
