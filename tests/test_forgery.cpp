@@ -33,17 +33,6 @@ namespace {
 
 const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-struct AlgCase {
-    const char *alg;
-    KeyName key;
-    const char *kid;
-};
-
-const AlgCase kAlgCases[] = {
-    {"RS256", KeyName::rsa, "rsa-1"},  {"RS384", KeyName::rsa, "rsa-1"},  {"RS512", KeyName::rsa, "rsa-1"},
-    {"PS256", KeyName::rsa, "rsa-1"},  {"PS384", KeyName::rsa, "rsa-1"},  {"PS512", KeyName::rsa, "rsa-1"},
-    {"ES256", KeyName::p256, "ec-256"}, {"ES384", KeyName::p384, "ec-384"}, {"ES512", KeyName::p521, "ec-521"},
-};
 
 // A token over exactly these header and payload texts, signed as `alg` with `key`.
 std::string signed_token(const std::string &header, const std::string &payload, const std::string &alg = "RS256",

@@ -22,6 +22,22 @@
 
 namespace testsupport {
 
+// Every algorithm with the default key set's key and kid for it.
+struct AlgCase {
+    const char *alg;
+    testkeys::KeyName key;
+    const char *kid;
+};
+
+inline const AlgCase kAlgCases[] = {
+    {"RS256", testkeys::KeyName::rsa, "rsa-1"},   {"RS384", testkeys::KeyName::rsa, "rsa-1"},
+    {"RS512", testkeys::KeyName::rsa, "rsa-1"},   {"PS256", testkeys::KeyName::rsa, "rsa-1"},
+    {"PS384", testkeys::KeyName::rsa, "rsa-1"},   {"PS512", testkeys::KeyName::rsa, "rsa-1"},
+    {"ES256", testkeys::KeyName::p256, "ec-256"}, {"ES384", testkeys::KeyName::p384, "ec-384"},
+    {"ES512", testkeys::KeyName::p521, "ec-521"},
+};
+constexpr int kAlgCaseCount = sizeof(kAlgCases) / sizeof(kAlgCases[0]);
+
 // Every test passes time explicitly; this is "now" unless a test says otherwise.
 constexpr int64_t kNow = 1700000000;
 constexpr const char *kIssuer = "https://issuer.example.com/";

@@ -21,18 +21,6 @@ using namespace testsupport;
 
 namespace {
 
-struct AlgCase {
-    const char *alg;
-    KeyName key;
-    const char *kid;
-};
-
-const AlgCase kAlgCases[] = {
-    {"RS256", KeyName::rsa, "rsa-1"},  {"RS384", KeyName::rsa, "rsa-1"},  {"RS512", KeyName::rsa, "rsa-1"},
-    {"PS256", KeyName::rsa, "rsa-1"},  {"PS384", KeyName::rsa, "rsa-1"},  {"PS512", KeyName::rsa, "rsa-1"},
-    {"ES256", KeyName::p256, "ec-256"}, {"ES384", KeyName::p384, "ec-384"}, {"ES512", KeyName::p521, "ec-521"},
-};
-constexpr int kAlgCaseCount = sizeof(kAlgCases) / sizeof(kAlgCases[0]);
 
 std::string tok(const std::string &alg, KeyName key, const std::string &kid, const Members &overrides = {})
 {
