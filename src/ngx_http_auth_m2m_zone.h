@@ -56,7 +56,7 @@ struct ngx_http_auth_m2m_issuer_sh_s {
     time_t                        next_refresh;
     time_t                        last_kid_refetch;
 
-    /* the fetch lock: a dead owner loses it at the deadline */
+    /* the fetch lease: a dead owner loses it at the deadline */
     ngx_pid_t                     owner;
     time_t                        deadline;
     ngx_uint_t                    refetch_requested;
