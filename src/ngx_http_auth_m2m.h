@@ -107,7 +107,6 @@ typedef struct {
 
     /* this worker's own view */
     ngx_uint_t                    generation;   /* of policy->keys */
-    ngx_uint_t                    attempts_seen;
     ngx_queue_t                   waiters;      /* requests awaiting keys */
     ngx_event_t                   tick;
     ngx_http_auth_m2m_fetch_t    *fetch;        /* in flight from here */
@@ -129,7 +128,6 @@ typedef struct {
     ngx_shm_zone_t               *shm_zone;
     ngx_http_auth_m2m_shctx_t    *sh;
     ngx_slab_pool_t              *shpool;
-    ngx_uint_t                    status_used;  /* auth_m2m_status seen */
 } ngx_http_auth_m2m_main_conf_t;
 
 
@@ -197,6 +195,9 @@ char *ngx_http_auth_m2m_conf_block(ngx_conf_t *cf, ngx_command_t *commands,
     void *conf);
 char *ngx_http_auth_m2m_conf_set_list_slot(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_auth_m2m_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_auth_m2m_default_zone(ngx_conf_t *cf,
+    ngx_http_auth_m2m_main_conf_t *amcf);
 
 /* ngx_http_auth_m2m_issuer.cpp */
 char *ngx_http_auth_m2m_issuer_block(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -220,27 +221,40 @@ void ngx_http_auth_m2m_remote_warnings(ngx_conf_t *cf,
     ngx_http_auth_m2m_issuer_t *issuer);
 ngx_int_t ngx_http_auth_m2m_prepare_remote(ngx_conf_t *cf,
     ngx_http_auth_m2m_issuer_t *issuer);
+const char *ngx_http_auth_m2m_discovered_target(
+    ngx_http_auth_m2m_issuer_t *issuer, const std::string &uri,
+    ngx_http_auth_m2m_target_t **out);
 
 ngx_http_auth_m2m_state_t *ngx_http_auth_m2m_state(ngx_http_request_t *r);
 void ngx_http_auth_m2m_forget(ngx_http_auth_m2m_state_t *state);
-void ngx_http_auth_m2m_stop_waiting(ngx_http_auth_m2m_state_t *state);
 
-/* ngx_http_auth_m2m_zone.cpp */
-char *ngx_http_auth_m2m_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-ngx_int_t ngx_http_auth_m2m_default_zone(ngx_conf_t *cf,
-    ngx_http_auth_m2m_main_conf_t *amcf);
-void ngx_http_auth_m2m_count(ngx_http_request_t *r, m2m::Status status);
+/* ngx_http_auth_m2m_zone.cpp (its operations: ngx_http_auth_m2m_zone.h) */
+ngx_int_t ngx_http_auth_m2m_init_zone(ngx_shm_zone_t *shm_zone, void *data);
 
 /* ngx_http_auth_m2m_refresh.cpp */
 ngx_int_t ngx_http_auth_m2m_init_process(ngx_cycle_t *cycle);
 void ngx_http_auth_m2m_exit_process(ngx_cycle_t *cycle);
+void ngx_http_auth_m2m_refresh_soon(ngx_http_auth_m2m_issuer_t *issuer);
+time_t ngx_http_auth_m2m_retry_after(ngx_http_auth_m2m_issuer_t *issuer);
+
+/* ngx_http_auth_m2m_keys.cpp */
 void ngx_http_auth_m2m_sync_keys(ngx_http_auth_m2m_issuer_t *issuer);
 void ngx_http_auth_m2m_sync_all(ngx_http_auth_m2m_main_conf_t *amcf);
 ngx_http_auth_m2m_issuer_t *ngx_http_auth_m2m_issuer_of(
     ngx_http_auth_m2m_main_conf_t *amcf, const m2m::IssuerPolicy *policy);
+
+/* ngx_http_auth_m2m_wait.cpp */
+
+/* How often a worker looks at the zone while requests of its own wait on a
+ * fetch, which may run in another worker. */
+#define NGX_HTTP_AUTH_M2M_WAIT_TICK  20
+
+void ngx_http_auth_m2m_wait_init(ngx_http_auth_m2m_issuer_t *issuer);
+bool ngx_http_auth_m2m_waiting(ngx_http_auth_m2m_issuer_t *issuer);
 ngx_int_t ngx_http_auth_m2m_wait_for_keys(ngx_http_request_t *r,
     ngx_http_auth_m2m_state_t *state, ngx_http_auth_m2m_issuer_t *issuer);
-time_t ngx_http_auth_m2m_retry_after(ngx_http_auth_m2m_issuer_t *issuer);
+void ngx_http_auth_m2m_wake(ngx_http_auth_m2m_issuer_t *issuer, bool all);
+void ngx_http_auth_m2m_stop_waiting(ngx_http_auth_m2m_state_t *state);
 
 /* ngx_http_auth_m2m_target.cpp */
 ngx_int_t ngx_http_auth_m2m_parse_target(ngx_pool_t *pool, ngx_log_t *log,
@@ -250,6 +264,7 @@ ngx_int_t ngx_http_auth_m2m_parse_target(ngx_pool_t *pool, ngx_log_t *log,
 /* ngx_http_auth_m2m_status.cpp */
 char *ngx_http_auth_m2m_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+void ngx_http_auth_m2m_count(ngx_http_request_t *r, m2m::Status status);
 
 ngx_int_t ngx_http_auth_m2m_access_handler(ngx_http_request_t *r);
 

@@ -4,6 +4,9 @@
  * as nginx-otel parses its otel_exporter block. nginx cannot look these
  * directives up itself: in the module's table, "issuer" or "refresh" would
  * be http-level directives.
+ *
+ * And auth_m2m_zone, which only declares the zone: what is in it and who
+ * may touch it is ngx_http_auth_m2m_zone.cpp's.
  */
 
 #include "ngx_http_auth_m2m.h"
@@ -74,6 +77,28 @@ ngx_http_auth_m2m_block_line(ngx_conf_t *cf, ngx_command_t *dummy, void *data)
     return rv;
 }
 
+ngx_int_t
+ngx_http_auth_m2m_add_zone(ngx_conf_t *cf, ngx_http_auth_m2m_main_conf_t *amcf,
+    ngx_str_t *name, size_t size)
+{
+    amcf->shm_zone = ngx_shared_memory_add(cf, name, size,
+                                           &ngx_http_auth_m2m_module);
+    if (amcf->shm_zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (amcf->shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "auth_m2m zone \"%V\" is already used", name);
+        return NGX_ERROR;
+    }
+
+    amcf->shm_zone->init = ngx_http_auth_m2m_init_zone;
+    amcf->shm_zone->data = amcf;
+
+    return NGX_OK;
+}
+
 } /* namespace */
 
 
@@ -140,4 +165,71 @@ ngx_http_auth_m2m_conf_set_list_slot(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_auth_m2m_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_auth_m2m_main_conf_t  *amcf =
+        static_cast<ngx_http_auth_m2m_main_conf_t *>(conf);
+
+    u_char     *p;
+    ssize_t     size;
+    ngx_str_t  *value, name, s;
+
+    if (amcf->shm_zone) {
+        return const_cast<char *>("is duplicate");
+    }
+
+    value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    p = static_cast<u_char *>(ngx_strlchr(value[1].data,
+                                          value[1].data + value[1].len, ':'));
+    if (p == NULL || p == value[1].data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone \"%V\", expected NAME:SIZE",
+                           &value[1]);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    name.data = value[1].data;
+    name.len = p - value[1].data;
+
+    s.data = p + 1;
+    s.len = value[1].data + value[1].len - s.data;
+
+    size = ngx_parse_size(&s);
+
+    if (size == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid zone size \"%V\"", &value[1]);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (size < static_cast<ssize_t>(8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "zone \"%V\" is too small", &value[1]);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (ngx_http_auth_m2m_add_zone(cf, amcf, &name, size) != NGX_OK) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ngx_http_auth_m2m_default_zone(ngx_conf_t *cf,
+    ngx_http_auth_m2m_main_conf_t *amcf)
+{
+    static ngx_str_t  name = ngx_string("auth_m2m");
+
+    if (amcf->shm_zone || amcf->issuers.nelts == 0) {
+        return NGX_OK;
+    }
+
+    return ngx_http_auth_m2m_add_zone(cf, amcf, &name, 1024 * 1024);
 }

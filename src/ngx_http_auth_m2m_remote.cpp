@@ -2,7 +2,8 @@
  * The remote key sources, jwks_uri and discovery, before the workers start:
  * the URL is parsed at its directive; once the http block is complete, the
  * key server's addresses are resolved (or the resolver that will find them
- * is bound) and a TLS client context is made.
+ * is bound) and a TLS client context is made. In the workers, the jwks_uri
+ * that a discovery document names is held to the same rules.
  */
 
 #include "ngx_http_auth_m2m.h"
@@ -188,4 +189,76 @@ ngx_http_auth_m2m_prepare_remote(ngx_conf_t *cf,
 #else
     return issuer->target.https ? NGX_ERROR : NGX_OK;
 #endif
+}
+
+
+/* The jwks_uri a discovery document named: reused while it stays the same;
+ * a new one gets a pool of its own and the previous pool goes, so a worker
+ * does not grow with every refresh. */
+const char *
+ngx_http_auth_m2m_discovered_target(ngx_http_auth_m2m_issuer_t *issuer,
+    const std::string &uri, ngx_http_auth_m2m_target_t **out)
+{
+    const char                  *error = NULL;
+    ngx_str_t                    url;
+    ngx_pool_t                  *pool;
+    ngx_http_auth_m2m_target_t  *t, *d = issuer->discovered;
+
+    if (d && d->url.len == uri.size()
+        && ngx_strncmp(d->url.data, uri.data(), uri.size()) == 0)
+    {
+        *out = d;
+        return NULL;
+    }
+
+    pool = ngx_create_pool(1024, ngx_cycle->log);
+    if (pool == NULL) {
+        return "out_of_memory";
+    }
+
+    t = static_cast<ngx_http_auth_m2m_target_t *>(
+            ngx_pcalloc(pool, sizeof(ngx_http_auth_m2m_target_t)));
+
+    if (t == NULL || ngx_http_auth_m2m_copy_str(pool, uri, &url) != NGX_OK) {
+        error = "out_of_memory";
+
+    } else if (ngx_http_auth_m2m_parse_target(pool, ngx_cycle->log,
+                                              NGX_LOG_INFO, &url, t, 0)
+               != NGX_OK)
+    {
+        error = "discovery_bad_jwks_uri";
+
+    } else if (issuer->target.https && !t->https) {
+        /* keys must not travel with less protection than their metadata */
+        error = "discovery_jwks_uri_not_https";
+
+    } else if (issuer->resolver == NULL) {
+        /* without a resolver only the discovery host's addresses are known */
+        if (t->host.len != issuer->target.host.len
+            || ngx_strncasecmp(t->host.data, issuer->target.host.data,
+                               t->host.len) != 0
+            || t->port != issuer->target.port)
+        {
+            error = "jwks_uri_host_needs_resolver";
+
+        } else {
+            t->addrs = issuer->target.addrs;
+            t->naddrs = issuer->target.naddrs;
+        }
+    }
+
+    if (error) {
+        ngx_destroy_pool(pool);
+        return error;
+    }
+
+    if (issuer->discovered_pool) {
+        ngx_destroy_pool(issuer->discovered_pool);
+    }
+
+    issuer->discovered_pool = pool;
+    issuer->discovered = t;
+    *out = t;
+
+    return NULL;
 }

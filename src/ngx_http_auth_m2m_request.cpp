@@ -228,16 +228,6 @@ ngx_http_auth_m2m_forget(ngx_http_auth_m2m_state_t *state)
 }
 
 
-void
-ngx_http_auth_m2m_stop_waiting(ngx_http_auth_m2m_state_t *state)
-{
-    if (state->waiting_on) {
-        ngx_queue_remove(&state->queue);
-        state->waiting_on = NULL;
-    }
-}
-
-
 /*
  * The verdict for this request under the current location's issuers, or NULL
  * when the location is not protected and nothing was verified before (then

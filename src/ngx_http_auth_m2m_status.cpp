@@ -64,10 +64,8 @@ ngx_http_auth_m2m_issuer_report(ngx_http_auth_m2m_issuer_t *issuer,
     report->location = ngx_http_auth_m2m_string(issuer->target.display.data,
                                                 issuer->target.display.len);
 
-    /* a plain copy under the lock: nothing that can throw while holding it */
-    ngx_shmtx_lock(&issuer->shpool->mutex);
-    ngx_memcpy(&copy, sh, sizeof(ngx_http_auth_m2m_issuer_sh_t));
-    ngx_shmtx_unlock(&issuer->shpool->mutex);
+    /* the strings below may throw: they are made from a copy, unlocked */
+    ngx_http_auth_m2m_zone_snapshot(issuer, &copy);
 
     report->jwks_uri = ngx_http_auth_m2m_string(copy.jwks_uri,
                                                 copy.jwks_uri_len);
@@ -207,6 +205,30 @@ ngx_http_auth_m2m_status_handler(ngx_http_request_t *r)
 }
 
 } /* namespace */
+
+
+/* The request counters behind the page, kept in the zone so that every
+ * worker reports the same; atomic, so the zone's lock is not taken. */
+void
+ngx_http_auth_m2m_count(ngx_http_request_t *r, m2m::Status status)
+{
+    ngx_http_auth_m2m_main_conf_t  *amcf;
+
+    amcf = static_cast<ngx_http_auth_m2m_main_conf_t *>(
+               ngx_http_get_module_main_conf(r, ngx_http_auth_m2m_module));
+
+    if (amcf->sh == NULL) {
+        return;
+    }
+
+    if (status == m2m::Status::ok) {
+        (void) ngx_atomic_fetch_add(&amcf->sh->allowed, 1);
+
+    } else {
+        (void) ngx_atomic_fetch_add(
+                   &amcf->sh->refused[static_cast<unsigned>(status)], 1);
+    }
+}
 
 
 char *

@@ -2,12 +2,84 @@
  * auth_m2m_zone: the shared memory behind remote key sets and the status
  * counters. Like limit_req's zones it survives a reload: init_zone() adopts
  * the old zone, so new workers start with the keys the old ones had.
+ *
+ * This file is the only one that locks the zone: the rest of the module
+ * changes an issuer's entry through the operations below, which check that
+ * the entry is still their configuration's and run nothing that can throw
+ * while they hold the lock.
+ *
+ * Who fetches is a lease (owner pid and deadline) that any worker takes when
+ * a refresh is due, not upstream_zone's fixed owner, because a worker that
+ * dies or leaves on reload mid-fetch is then replaced by its deadline alone,
+ * with no owner to elect again (t/16, t/17). It also lets a request waiting
+ * for an unknown kid start the fetch in its own worker at once, where a
+ * fixed owner would need a "refetch wanted" flag and a second hop.
  */
 
 #include "ngx_http_auth_m2m_zone.h"
 
 
 namespace {
+
+/* With the zone locked: whether the entry still holds this configuration's
+ * key source (false in an old worker after a reload changed the URL). */
+bool
+ngx_http_auth_m2m_sh_current_locked(ngx_http_auth_m2m_issuer_t *issuer)
+{
+    return issuer->sh->source_version == issuer->sh_version;
+}
+
+
+/* Copies s into a fixed field, cut to fit (only ever display data). */
+void
+ngx_http_auth_m2m_sh_set(u_char *field, size_t cap, size_t *len,
+    const u_char *s, size_t n)
+{
+    *len = ngx_min(n, cap);
+    ngx_memcpy(field, s, *len);
+}
+
+
+/* A validator is kept whole or not at all: a cut one would never match. */
+void
+ngx_http_auth_m2m_sh_set_validator(u_char *field, size_t cap, size_t *len,
+    ngx_str_t *value)
+{
+    *len = 0;
+
+    if (value->len <= cap) {
+        ngx_http_auth_m2m_sh_set(field, cap, len, value->data, value->len);
+    }
+}
+
+
+/* With the zone locked: an attempt ended, whatever its outcome. Bumping
+ * "attempts" is what wakes the waiting requests of every worker. */
+void
+ngx_http_auth_m2m_attempt_done_locked(ngx_http_auth_m2m_issuer_sh_t *sh)
+{
+    sh->attempts++;
+
+    if (sh->owner == ngx_pid) {
+        sh->owner = 0;
+    }
+}
+
+
+/* With the zone locked: the server answered with keys, new or unchanged. */
+void
+ngx_http_auth_m2m_success_locked(ngx_http_auth_m2m_issuer_sh_t *sh,
+    time_t refresh_in)
+{
+    time_t  now = ngx_time();
+
+    sh->failures = 0;
+    sh->last_success = now;
+    sh->next_refresh = now + refresh_in;
+
+    ngx_http_auth_m2m_attempt_done_locked(sh);
+}
+
 
 ngx_int_t
 ngx_http_auth_m2m_sh_dup(ngx_slab_pool_t *shpool, ngx_str_t *dst, ngx_str_t *src)
@@ -130,6 +202,8 @@ ngx_http_auth_m2m_attach_issuer(ngx_http_auth_m2m_main_conf_t *amcf,
     return NGX_OK;
 }
 
+} /* namespace */
+
 
 ngx_int_t
 ngx_http_auth_m2m_init_zone(ngx_shm_zone_t *shm_zone, void *data)
@@ -205,131 +279,304 @@ ngx_http_auth_m2m_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
-ngx_int_t
-ngx_http_auth_m2m_add_zone(ngx_conf_t *cf, ngx_http_auth_m2m_main_conf_t *amcf,
-    ngx_str_t *name, size_t size)
+/* Takes the fetch lease when a refresh is due (or was asked for) and nobody
+ * holds it, or its holder let the deadline pass and is presumed dead. */
+bool
+ngx_http_auth_m2m_zone_lease(ngx_http_auth_m2m_issuer_t *issuer)
 {
-    amcf->shm_zone = ngx_shared_memory_add(cf, name, size,
-                                           &ngx_http_auth_m2m_module);
-    if (amcf->shm_zone == NULL) {
+    bool                            leased = false;
+    time_t                          now = ngx_time();
+    ngx_pid_t                       previous = 0;
+    ngx_http_auth_m2m_issuer_sh_t  *sh = issuer->sh;
+
+    ngx_shmtx_lock(&issuer->shpool->mutex);
+
+    if (ngx_http_auth_m2m_sh_current_locked(issuer)
+        && (sh->refetch_requested || now >= sh->next_refresh)
+        && (sh->owner == 0 || now >= sh->deadline))
+    {
+        previous = sh->owner;
+
+        sh->owner = ngx_pid;
+        sh->deadline = now + static_cast<time_t>(issuer->fetch_timeout / 1000)
+                       + 2;
+        sh->last_attempt = now;
+        sh->refetch_requested = 0;
+        leased = true;
+    }
+
+    ngx_shmtx_unlock(&issuer->shpool->mutex);
+
+    if (previous && previous != ngx_pid) {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "auth_m2m_issuer \"%V\": worker %P did not finish "
+                      "its key fetch, taking over", &issuer->name, previous);
+    }
+
+    return leased;
+}
+
+
+/*
+ * A new key set: NGX_OK with its *generation, NGX_ERROR when the zone has no
+ * room for it, NGX_DECLINED when the fetch came from the URL of an old
+ * configuration (nothing is recorded then).
+ */
+ngx_int_t
+ngx_http_auth_m2m_zone_store(ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_http_auth_m2m_fetched_t *fetched, ngx_uint_t *generation)
+{
+    u_char                         *copy;
+    ngx_http_auth_m2m_issuer_sh_t  *sh = issuer->sh;
+
+    ngx_shmtx_lock(&issuer->shpool->mutex);
+
+    if (!ngx_http_auth_m2m_sh_current_locked(issuer)) {
+        ngx_shmtx_unlock(&issuer->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    copy = static_cast<u_char *>(ngx_slab_alloc_locked(issuer->shpool,
+                                                       fetched->jwks.len));
+    if (copy == NULL) {
+        ngx_shmtx_unlock(&issuer->shpool->mutex);
         return NGX_ERROR;
     }
 
-    if (amcf->shm_zone->data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "auth_m2m zone \"%V\" is already used", name);
-        return NGX_ERROR;
+    ngx_memcpy(copy, fetched->jwks.data, fetched->jwks.len);
+
+    if (sh->jwks) {
+        ngx_slab_free_locked(issuer->shpool, sh->jwks);
     }
 
-    amcf->shm_zone->init = ngx_http_auth_m2m_init_zone;
-    amcf->shm_zone->data = amcf;
+    sh->jwks = copy;
+    sh->jwks_len = fetched->jwks.len;
+
+    ngx_http_auth_m2m_sh_set_validator(sh->etag, NGX_HTTP_AUTH_M2M_ETAG_LEN,
+                                       &sh->etag_len, &fetched->etag);
+    ngx_http_auth_m2m_sh_set_validator(sh->last_modified,
+                                       NGX_HTTP_AUTH_M2M_DATE_LEN,
+                                       &sh->last_modified_len,
+                                       &fetched->last_modified);
+
+    sh->fetch_ok++;
+    *generation = sh->generation + 1;
+    sh->generation = *generation;
+    ngx_http_auth_m2m_success_locked(sh, fetched->refresh_in);
+
+    ngx_shmtx_unlock(&issuer->shpool->mutex);
 
     return NGX_OK;
 }
 
-} /* namespace */
-
-
-bool
-ngx_http_auth_m2m_sh_current_locked(ngx_http_auth_m2m_issuer_t *issuer)
-{
-    return issuer->sh->source_version == issuer->sh_version;
-}
-
 
 void
-ngx_http_auth_m2m_sh_set(u_char *field, size_t cap, size_t *len,
-    const u_char *s, size_t n)
+ngx_http_auth_m2m_zone_not_modified(ngx_http_auth_m2m_issuer_t *issuer,
+    time_t refresh_in)
 {
-    *len = ngx_min(n, cap);
-    ngx_memcpy(field, s, *len);
+    ngx_shmtx_lock(&issuer->shpool->mutex);
+
+    if (ngx_http_auth_m2m_sh_current_locked(issuer)) {
+        issuer->sh->fetch_not_modified++;
+        ngx_http_auth_m2m_success_locked(issuer->sh, refresh_in);
+    }
+
+    ngx_shmtx_unlock(&issuer->shpool->mutex);
 }
 
 
-char *
-ngx_http_auth_m2m_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_auth_m2m_main_conf_t  *amcf =
-        static_cast<ngx_http_auth_m2m_main_conf_t *>(conf);
-
-    u_char     *p;
-    ssize_t     size;
-    ngx_str_t  *value, name, s;
-
-    if (amcf->shm_zone) {
-        return const_cast<char *>("is duplicate");
-    }
-
-    value = static_cast<ngx_str_t *>(cf->args->elts);
-
-    p = static_cast<u_char *>(ngx_strlchr(value[1].data,
-                                          value[1].data + value[1].len, ':'));
-    if (p == NULL || p == value[1].data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid zone \"%V\", expected NAME:SIZE",
-                           &value[1]);
-        return static_cast<char *>(NGX_CONF_ERROR);
-    }
-
-    name.data = value[1].data;
-    name.len = p - value[1].data;
-
-    s.data = p + 1;
-    s.len = value[1].data + value[1].len - s.data;
-
-    size = ngx_parse_size(&s);
-
-    if (size == NGX_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid zone size \"%V\"", &value[1]);
-        return static_cast<char *>(NGX_CONF_ERROR);
-    }
-
-    if (size < static_cast<ssize_t>(8 * ngx_pagesize)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "zone \"%V\" is too small", &value[1]);
-        return static_cast<char *>(NGX_CONF_ERROR);
-    }
-
-    if (ngx_http_auth_m2m_add_zone(cf, amcf, &name, size) != NGX_OK) {
-        return static_cast<char *>(NGX_CONF_ERROR);
-    }
-
-    return NGX_CONF_OK;
-}
-
-
+/* NGX_OK: the failure is recorded and the next attempt is *delay away;
+ * NGX_DECLINED: another configuration's entry now, its waiters not ours. */
 ngx_int_t
-ngx_http_auth_m2m_default_zone(ngx_conf_t *cf,
-    ngx_http_auth_m2m_main_conf_t *amcf)
+ngx_http_auth_m2m_zone_failed(ngx_http_auth_m2m_issuer_t *issuer,
+    const m2m::RefreshPolicy &policy, const char *reason, time_t *delay)
 {
-    static ngx_str_t  name = ngx_string("auth_m2m");
+    time_t                          now = ngx_time();
+    ngx_http_auth_m2m_issuer_sh_t  *sh = issuer->sh;
 
-    if (amcf->shm_zone || amcf->issuers.nelts == 0) {
-        return NGX_OK;
+    ngx_shmtx_lock(&issuer->shpool->mutex);
+
+    if (!ngx_http_auth_m2m_sh_current_locked(issuer)) {
+        ngx_shmtx_unlock(&issuer->shpool->mutex);
+        return NGX_DECLINED;
     }
 
-    return ngx_http_auth_m2m_add_zone(cf, amcf, &name, 1024 * 1024);
+    sh->failures++;
+    *delay = m2m::backoff_after_failure(policy,
+                                        static_cast<unsigned>(sh->failures));
+    sh->next_refresh = now + *delay;
+    sh->last_error_time = now;
+    ngx_http_auth_m2m_sh_set(sh->last_error, NGX_HTTP_AUTH_M2M_ERROR_LEN,
+                             &sh->last_error_len,
+                             reinterpret_cast<const u_char *>(reason),
+                             ngx_strlen(reason));
+    sh->fetch_failed++;
+    ngx_http_auth_m2m_attempt_done_locked(sh);
+
+    ngx_shmtx_unlock(&issuer->shpool->mutex);
+
+    return NGX_OK;
 }
 
 
+/* The jwks_uri that discovery named, for the status page. */
 void
-ngx_http_auth_m2m_count(ngx_http_request_t *r, m2m::Status status)
+ngx_http_auth_m2m_zone_set_jwks_uri(ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_str_t *uri)
 {
-    ngx_http_auth_m2m_main_conf_t  *amcf;
+    ngx_shmtx_lock(&issuer->shpool->mutex);
 
-    amcf = static_cast<ngx_http_auth_m2m_main_conf_t *>(
-               ngx_http_get_module_main_conf(r, ngx_http_auth_m2m_module));
-
-    if (amcf->sh == NULL) {
-        return;
+    if (ngx_http_auth_m2m_sh_current_locked(issuer)) {
+        ngx_http_auth_m2m_sh_set(issuer->sh->jwks_uri,
+                                 NGX_HTTP_AUTH_M2M_URI_LEN,
+                                 &issuer->sh->jwks_uri_len,
+                                 uri->data, uri->len);
     }
 
-    if (status == m2m::Status::ok) {
-        (void) ngx_atomic_fetch_add(&amcf->sh->allowed, 1);
+    ngx_shmtx_unlock(&issuer->shpool->mutex);
+}
+
+
+/* The stored set's validators, copied into pool for a conditional request;
+ * a failed copy only costs the condition. */
+void
+ngx_http_auth_m2m_zone_validators(ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_pool_t *pool, ngx_str_t *etag, ngx_str_t *last_modified)
+{
+    ngx_str_t                       value;
+    ngx_http_auth_m2m_issuer_sh_t  *sh = issuer->sh;
+
+    ngx_shmtx_lock(&issuer->shpool->mutex);
+
+    value.len = sh->etag_len;
+    value.data = sh->etag;
+    etag->data = ngx_pstrdup(pool, &value);
+    etag->len = etag->data ? value.len : 0;
+
+    value.len = sh->last_modified_len;
+    value.data = sh->last_modified;
+    last_modified->data = ngx_pstrdup(pool, &value);
+    last_modified->len = last_modified->data ? value.len : 0;
+
+    ngx_shmtx_unlock(&issuer->shpool->mutex);
+}
+
+
+/*
+ * The stored set, for a worker to import: NGX_OK with a copy in *jwks that
+ * the caller ngx_free()s; NGX_DECLINED when there is nothing to import for
+ * *generation (no set yet, or another configuration's entry: an old worker
+ * keeps the keys it has until it exits, or takes the old URL's retired set
+ * if it had none); NGX_ERROR without memory.
+ */
+ngx_int_t
+ngx_http_auth_m2m_zone_keys(ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_uint_t *generation, ngx_str_t *jwks)
+{
+    size_t                          len = 0;
+    u_char                         *src = NULL;
+    ngx_int_t                       rc = NGX_DECLINED;
+    ngx_http_auth_m2m_issuer_sh_t  *sh = issuer->sh;
+
+    ngx_shmtx_lock(&issuer->shpool->mutex);
+
+    if (ngx_http_auth_m2m_sh_current_locked(issuer)) {
+        *generation = sh->generation;
+        src = sh->jwks;
+        len = sh->jwks_len;
+
+    } else if (issuer->sh_version == sh->retired_version) {
+        /* an old worker after a reload changed the key URL, which had not
+         * imported the old URL's last set yet */
+        *generation = sh->retired_generation;
+        src = *generation == issuer->generation ? NULL : sh->retired_jwks;
+        len = sh->retired_jwks_len;
 
     } else {
-        (void) ngx_atomic_fetch_add(
-                   &amcf->sh->refused[static_cast<unsigned>(status)], 1);
+        *generation = sh->generation;
     }
+
+    if (src) {
+        jwks->data = static_cast<u_char *>(ngx_alloc(len, ngx_cycle->log));
+        if (jwks->data == NULL) {
+            rc = NGX_ERROR;
+
+        } else {
+            ngx_memcpy(jwks->data, src, len);
+            jwks->len = len;
+            rc = NGX_OK;
+        }
+    }
+
+    ngx_shmtx_unlock(&issuer->shpool->mutex);
+
+    return rc;
+}
+
+
+/*
+ * A request lacks keys: whether a fetch is to be had for it to wait on, the
+ * one in flight or a new one; a new one is asked for at most once per
+ * kid_refetch_cooldown, whichever worker asks. *attempts is the count that
+ * the end of that fetch will move.
+ */
+bool
+ngx_http_auth_m2m_zone_want_keys(ngx_http_auth_m2m_issuer_t *issuer,
+    bool unknown_kid, ngx_atomic_uint_t *attempts)
+{
+    bool                            join = false;
+    time_t                          now = ngx_time();
+    ngx_http_auth_m2m_issuer_sh_t  *sh = issuer->sh;
+
+    ngx_shmtx_lock(&issuer->shpool->mutex);
+
+    if (!ngx_http_auth_m2m_sh_current_locked(issuer)) {
+        join = false;
+
+    } else if (sh->owner != 0 && now < sh->deadline) {
+        join = true;
+
+    } else if (now - sh->last_kid_refetch >= issuer->kid_refetch_cooldown) {
+        sh->refetch_requested = 1;
+        sh->last_kid_refetch = now;
+
+        if (unknown_kid) {
+            sh->fetch_kid_triggered++;
+        }
+
+        join = true;
+    }
+
+    *attempts = sh->attempts;
+
+    ngx_shmtx_unlock(&issuer->shpool->mutex);
+
+    return join;
+}
+
+
+/* A worker leaving with a fetch in flight hands the lease back at once, so
+ * that the next generation of workers need not wait for its deadline. */
+void
+ngx_http_auth_m2m_zone_release(ngx_http_auth_m2m_issuer_t *issuer)
+{
+    ngx_shmtx_lock(&issuer->shpool->mutex);
+
+    if (issuer->sh->owner == ngx_pid) {
+        issuer->sh->owner = 0;
+        issuer->sh->refetch_requested = 1;
+    }
+
+    ngx_shmtx_unlock(&issuer->shpool->mutex);
+}
+
+
+/* A plain copy of the entry, for the status page to format unlocked. */
+void
+ngx_http_auth_m2m_zone_snapshot(ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_http_auth_m2m_issuer_sh_t *copy)
+{
+    ngx_shmtx_lock(&issuer->shpool->mutex);
+    ngx_memcpy(copy, issuer->sh, sizeof(ngx_http_auth_m2m_issuer_sh_t));
+    ngx_shmtx_unlock(&issuer->shpool->mutex);
 }

@@ -9,6 +9,8 @@
 
 #include "ngx_http_auth_m2m.h"
 
+#include "core/refresh_policy.h"
+
 
 #define NGX_HTTP_AUTH_M2M_ETAG_LEN       256
 #define NGX_HTTP_AUTH_M2M_DATE_LEN       64
@@ -61,7 +63,7 @@ struct ngx_http_auth_m2m_issuer_sh_s {
     time_t                        next_refresh;
     time_t                        last_kid_refetch;
 
-    /* the fetch lock: a dead owner loses it at the deadline */
+    /* the fetch lease: a dead owner loses it at the deadline */
     ngx_pid_t                     owner;
     time_t                        deadline;
     ngx_uint_t                    refetch_requested;
@@ -74,13 +76,61 @@ struct ngx_http_auth_m2m_issuer_sh_s {
 };
 
 
-/* With the zone locked: whether the entry still holds this configuration's
- * key source (false in an old worker after a reload changed the URL). */
-bool ngx_http_auth_m2m_sh_current_locked(ngx_http_auth_m2m_issuer_t *issuer);
+/* What a fetch brought back, to be stored. */
+typedef struct {
+    ngx_str_t                     jwks;
+    ngx_str_t                     etag;
+    ngx_str_t                     last_modified;
+    time_t                        refresh_in;   /* from now, jitter included */
+} ngx_http_auth_m2m_fetched_t;
 
-/* Copies s into a fixed field, cut to fit (only ever display data or
- * validators, where a cut value merely costs a full refetch). */
-void ngx_http_auth_m2m_sh_set(u_char *field, size_t cap, size_t *len,
-    const u_char *s, size_t n);
+
+/*
+ * The operations on an issuer's entry. Each takes the zone's lock itself and
+ * leaves the entry alone when it no longer holds this configuration's key
+ * source (in an old worker after a reload changed the URL).
+ */
+bool ngx_http_auth_m2m_zone_lease(ngx_http_auth_m2m_issuer_t *issuer);
+ngx_int_t ngx_http_auth_m2m_zone_store(ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_http_auth_m2m_fetched_t *fetched, ngx_uint_t *generation);
+void ngx_http_auth_m2m_zone_not_modified(ngx_http_auth_m2m_issuer_t *issuer,
+    time_t refresh_in);
+ngx_int_t ngx_http_auth_m2m_zone_failed(ngx_http_auth_m2m_issuer_t *issuer,
+    const m2m::RefreshPolicy &policy, const char *reason, time_t *delay);
+void ngx_http_auth_m2m_zone_set_jwks_uri(ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_str_t *uri);
+void ngx_http_auth_m2m_zone_validators(ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_pool_t *pool, ngx_str_t *etag, ngx_str_t *last_modified);
+ngx_int_t ngx_http_auth_m2m_zone_keys(ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_uint_t *generation, ngx_str_t *jwks);
+bool ngx_http_auth_m2m_zone_want_keys(ngx_http_auth_m2m_issuer_t *issuer,
+    bool unknown_kid, ngx_atomic_uint_t *attempts);
+void ngx_http_auth_m2m_zone_release(ngx_http_auth_m2m_issuer_t *issuer);
+void ngx_http_auth_m2m_zone_snapshot(ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_http_auth_m2m_issuer_sh_t *copy);
+
+
+/* Read without the lock, to notice changes cheaply: each is one word, and a
+ * stale value only defers the reaction to the next look. */
+
+inline ngx_uint_t
+ngx_http_auth_m2m_zone_generation(ngx_http_auth_m2m_issuer_t *issuer)
+{
+    return issuer->sh->generation;
+}
+
+
+inline ngx_atomic_uint_t
+ngx_http_auth_m2m_zone_attempts(ngx_http_auth_m2m_issuer_t *issuer)
+{
+    return issuer->sh->attempts;
+}
+
+
+inline time_t
+ngx_http_auth_m2m_zone_next_refresh(ngx_http_auth_m2m_issuer_t *issuer)
+{
+    return issuer->sh->next_refresh;
+}
 
 #endif /* NGX_HTTP_AUTH_M2M_ZONE_H */
