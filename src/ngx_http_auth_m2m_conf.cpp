@@ -77,6 +77,7 @@ ngx_http_auth_m2m_block_line(ngx_conf_t *cf, ngx_command_t *dummy, void *data)
     return rv;
 }
 
+
 ngx_int_t
 ngx_http_auth_m2m_add_zone(ngx_conf_t *cf, ngx_http_auth_m2m_main_conf_t *amcf,
     ngx_str_t *name, size_t size)

@@ -451,6 +451,7 @@ ngx_http_auth_m2m_exit_process(ngx_cycle_t *cycle)
     }
 }
 
+
 ngx_int_t
 ngx_http_auth_m2m_init_process(ngx_cycle_t *cycle)
 {
