@@ -285,6 +285,6 @@ case "${1:-build}" in
     test) build_module; if [ "$asan" = 1 ]; then run_asan_tests; else run_tests; fi ;;
     run) build_module; run_demo ;;
     bench) build_module; exec "$top/bench/run.sh" "$module" ;;
-    fuzz) run_fuzz "${2:-60}" ;;
+    fuzz) run_fuzz "${2:-60}"; exit ;;  # before bash reads on in a build.sh edited meanwhile
     *) echo "usage: $0 [build|test|run|bench]" >&2; exit 2 ;;
 esac

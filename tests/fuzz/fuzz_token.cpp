@@ -1,0 +1,138 @@
+// Token::parse and verify() on arbitrary tokens, then the claim helpers on
+// whatever parsed. Without signatures that verify, every claim rule after the
+// signature check would be out of reach, so the harness can sign.
+//
+// Input, by its first byte:
+//   bit 0 clear ('r'): the rest is the compact token, as a client sends it.
+//   bit 0 set: the rest is header JSON, NUL, payload JSON, NUL, signature
+//   bytes; the harness base64url-encodes them. With bit 1 also set ('s') the
+//   signature bytes are ignored and the token is signed ES256 by "ec-1", the
+//   key whose private half is below; without it ('u') they are used as is.
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "fuzz_claims.h"
+#include "fuzz_support.h"
+#include "jwks.h"
+#include "verify.h"
+
+namespace {
+
+// A throwaway test key: checked-in seeds carry tokens it signed.
+const char kEc1Pem[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg+LYB7ytqvvrcPwmf\n"
+    "vU/c4e/Wos8TJFYDU/QhZgb5F7mhRANCAATL/pWplWp2yxKcZZcBZNkafFug2aNC\n"
+    "D6At2J5vFkvjbHKE1rrBpi6751sNyjiHupg5Cl6vTsqIp6VWQdroMS8i\n"
+    "-----END PRIVATE KEY-----\n";
+
+constexpr int64_t kNow = 1700000000;
+
+struct Fixture {
+    EVP_PKEY *ec1 = nullptr;
+    std::shared_ptr<const m2m::KeySet> keys;
+    m2m::IssuerPolicy strict, loose;
+    std::vector<const m2m::IssuerPolicy *> issuers;
+};
+
+Fixture *fixture;
+
+void set_up()
+{
+    fixture = new Fixture;
+    fixture->ec1 = fuzz::load_private_pem(kEc1Pem);
+    EVP_PKEY *rsa = fuzz::generate_rsa(2048);
+    EVP_PKEY *p384 = fuzz::generate_ec("P-384");
+    // A kid-less key too, so that kid-less tokens have a key to find.
+    const std::string jwks = "{\"keys\":[" + fuzz::public_jwk(fixture->ec1, "ec-1", "\"alg\":\"ES256\",\"use\":\"sig\"") +
+                             "," + fuzz::public_jwk(rsa, "rsa-1") + "," + fuzz::public_jwk(p384, "") + "]}";
+    EVP_PKEY_free(rsa);
+    EVP_PKEY_free(p384);
+    m2m::JwksParseResult parsed = m2m::parse_jwks(jwks);
+    if (parsed.status != m2m::Status::ok || parsed.keys.keys().size() != 3) {
+        fuzz::fail("the fixed key set does not load");
+    }
+    fixture->keys = m2m::share_keys(std::move(parsed.keys));
+
+    m2m::IssuerPolicy &strict = fixture->strict;
+    strict.name = "strict";
+    strict.issuer = "https://issuer.example/";
+    strict.audiences = {"api://tasks", "api://other"};
+    strict.require_typ = {"at+jwt"};
+    strict.keys = fixture->keys;
+
+    m2m::IssuerPolicy &loose = fixture->loose;
+    loose.name = "loose";
+    loose.issuer = "https://b.example/";
+    loose.algorithms = m2m::AlgorithmSet();
+    loose.algorithms.add(m2m::Algorithm::ES256);
+    loose.algorithms.add(m2m::Algorithm::RS256);
+    loose.leeway = 0;
+    loose.client_id_claims = {"cid", "sub"};
+    loose.scope_claims = {"scp"};
+    loose.keys = fixture->keys;
+
+    fixture->issuers = {&fixture->strict, &fixture->loose};
+}
+
+std::string structured_token(unsigned char mode, std::string_view rest)
+{
+    const size_t a = rest.find('\0');
+    const size_t b = a == std::string_view::npos ? a : rest.find('\0', a + 1);
+    const std::string_view header = rest.substr(0, a);
+    const std::string_view payload = a == std::string_view::npos ? std::string_view() : rest.substr(a + 1, b - a - 1);
+    const std::string_view signature = b == std::string_view::npos ? std::string_view() : rest.substr(b + 1);
+    const std::string input = fuzz::b64url_encode(header) + "." + fuzz::b64url_encode(payload);
+    const std::string sig = (mode & 2) ? fuzz::sign(fixture->ec1, "ES256", input) : std::string(signature);
+    return input + "." + fuzz::b64url_encode(sig);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int *, char ***)
+{
+    // jansson seeds its hash function randomly; a fixed seed makes each
+    // input's run the same every time.
+    json_object_seed(1);
+    set_up();
+    return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size == 0) {
+        return 0;
+    }
+    const std::string_view rest(reinterpret_cast<const char *>(data) + 1, size - 1);
+    const std::string compact = (data[0] & 1) ? structured_token(data[0], rest) : std::string(rest);
+
+    m2m::Verification v;
+    m2m::verify(compact, fixture->issuers, kNow, &v);
+    if (getenv("FUZZ_VERBOSE")) {
+        // For checking what a seed reaches: fuzz_token -runs=0 seed...
+        fprintf(stderr, "verify: %s\n", v.status == m2m::Status::ok ? "ok" : m2m::reason_code(v.status));
+    }
+    if (v.status == m2m::Status::internal_error) {
+        fuzz::fail("verify() reported internal_error");
+    }
+    if (v.status == m2m::Status::ok && !v.signature_verified) {
+        fuzz::fail("ok without a verified signature");
+    }
+    if (v.signature_verified) {
+        if (!v.issuer) {
+            fuzz::fail("signature verified without an issuer");
+        }
+        fuzz::check_client_id(v.client_id);
+        fuzz::check_scopes(v.scopes, v.scope_string);
+    }
+    if (const json_t *claims = v.token.claims()) {
+        fuzz::exercise_claims(claims);
+    }
+    return 0;
+}
