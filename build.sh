@@ -4,6 +4,7 @@
 # ./build.sh test --asan   the same with ASan + UBSan, all under build/asan/
 # ./build.sh run      build, then start nginx.conf.example on 127.0.0.1:8080
 # ./build.sh bench    build, then run bench/ (figures only; never a test)
+# ./build.sh fuzz [SECONDS]   run each libFuzzer target in tests/fuzz/ (default 60 s)
 # NGINX_SRC=/path/to/nginx-x.y.z ./build.sh   build against an upstream tree
 set -euo pipefail
 
@@ -286,5 +287,5 @@ case "${1:-build}" in
     run) build_module; run_demo ;;
     bench) build_module; exec "$top/bench/run.sh" "$module" ;;
     fuzz) run_fuzz "${2:-60}"; exit ;;  # before bash reads on in a build.sh edited meanwhile
-    *) echo "usage: $0 [build|test|run|bench]" >&2; exit 2 ;;
+    *) echo "usage: $0 [build|test [--asan]|run|bench|fuzz [SECONDS]]" >&2; exit 2 ;;
 esac
