@@ -302,6 +302,10 @@ START_TEST(test_skip_line_escapes_control_bytes)
     std::string why = assert_only_key_skipped("{\"kty\":\"oct\",\"kid\":\"x\\n2024/01/01 [emerg] forged\\\\\",\"k\":\"AA\"}");
     ck_assert_msg(why.find('\n') == std::string::npos, "raw newline in: %s", why.c_str());
     ck_assert_msg(contains(why, "x\\x0a2024/01/01 [emerg] forged\\x5c"), "not escaped: %s", why.c_str());
+    // So are DEL, C1 controls and U+2028/2029, which log viewers break lines at;
+    // other non-ASCII text stays.
+    why = assert_only_key_skipped("{\"kty\":\"oct\",\"kid\":\"a\\u007fb\\u0085c\\u2028d\\u2029e\\u00e9\",\"k\":\"AA\"}");
+    ck_assert_msg(contains(why, "a\\x7fb\\xc2\\x85c\\xe2\\x80\\xa8d\\xe2\\x80\\xa9e\xc3\xa9"), "not escaped: %s", why.c_str());
     std::string long_kid(1000, 'k');
     std::string cut = assert_only_key_skipped("{\"kty\":\"oct\",\"kid\":\"" + long_kid + "\",\"k\":\"AA\"}");
     ck_assert_uint_le(cut.size(), 131);

@@ -40,11 +40,16 @@ size_t line_breaking_char_at(std::string_view text, size_t i, unsigned *code_poi
 
 }  // namespace
 
-bool has_line_breaking_chars(std::string_view text) noexcept
+size_t line_breaking_char_length(std::string_view text, size_t i) noexcept
 {
     unsigned unused;
+    return line_breaking_char_at(text, i, &unused);
+}
+
+bool has_line_breaking_chars(std::string_view text) noexcept
+{
     for (size_t i = 0; i < text.size(); i++) {
-        if (line_breaking_char_at(text, i, &unused)) {
+        if (line_breaking_char_length(text, i)) {
             return true;
         }
     }

@@ -42,6 +42,9 @@ std::string dump_json(const json_t *value, size_t flags) noexcept;
 // or log line: C0 and C1 controls, DEL, U+2028 and U+2029.
 bool has_line_breaking_chars(std::string_view text) noexcept;
 
+// The length in bytes of such a character starting at text[i], or 0.
+size_t line_breaking_char_length(std::string_view text, size_t i) noexcept;
+
 // The member as a string view, or empty optional-like null data if absent or
 // not a string.
 bool json_string_member(const json_t *object, const char *name, std::string_view *out) noexcept;

@@ -120,17 +120,23 @@ std::string check_ec_coordinates(const json_t *jwk, Curve curve)
     return {};
 }
 
-// Key material from a remote server ends up in the error log: no raw control
-// bytes (a forged log line) and no unbounded length.
+// Key material from a remote server ends up in the error log: no raw
+// line-breaking character (the same set as claims: C0, DEL, C1, U+2028/2029,
+// each of its bytes as \xNN), so no forged log line, and no unbounded length.
 std::string printable(std::string_view text)
 {
     static const char kHex[] = "0123456789abcdef";
+    const std::string_view head = text.substr(0, 128);
     std::string out;
-    for (unsigned char c : text.substr(0, 128)) {
-        if (c < 0x20 || c == 0x7f || c == '\\') {
+    size_t escape = 0;  // bytes of the current line breaker still to escape
+    for (size_t i = 0; i < head.size(); i++) {
+        const unsigned char c = static_cast<unsigned char>(head[i]);
+        escape = escape ? escape : line_breaking_char_length(head, i);
+        if (escape || c == '\\') {
             out += "\\x";
             out += kHex[c >> 4];
             out += kHex[c & 15];
+            escape -= escape ? 1 : 0;
         } else {
             out += static_cast<char>(c);
         }
