@@ -1,8 +1,9 @@
 /*
  * A one-shot, non-blocking HTTP/1.1 GET inside the worker's event loop, for
  * key sets and discovery documents: resolve, connect, TLS with peer and host
- * verification, send, read. The response is parsed by the core's
- * HttpResponseParser; this file only moves bytes.
+ * verification (ngx_http_auth_m2m_connection.cpp), send, read
+ * (ngx_http_auth_m2m_fetch.cpp). The response is parsed by the core's
+ * HttpResponseParser; the fetcher only moves bytes.
  */
 
 #ifndef NGX_HTTP_AUTH_M2M_FETCH_H
@@ -52,5 +53,17 @@ ngx_http_auth_m2m_fetch_t *ngx_http_auth_m2m_fetch_create(ngx_log_t *log,
     ngx_str_t *issuer_name, size_t max_body);
 void ngx_http_auth_m2m_fetch_start(ngx_http_auth_m2m_fetch_t *f);
 void ngx_http_auth_m2m_fetch_destroy(ngx_http_auth_m2m_fetch_t *f);
+
+
+/* Between the fetcher's two files, not for its callers: start() has
+ * ngx_http_auth_m2m_connection.cpp open the connection, which hands it to
+ * the exchange with send() once connected (and TLS verified); either side
+ * ends the fetch with finish(), which closes the connection. */
+void ngx_http_auth_m2m_connection_open(ngx_http_auth_m2m_fetch_t *f);
+void ngx_http_auth_m2m_connection_close(ngx_http_auth_m2m_fetch_t *f);
+void ngx_http_auth_m2m_fetch_send(ngx_http_auth_m2m_fetch_t *f);
+void ngx_http_auth_m2m_fetch_finish(ngx_http_auth_m2m_fetch_t *f,
+    const char *error);
+void ngx_http_auth_m2m_fetch_dummy(ngx_event_t *ev);
 
 #endif /* NGX_HTTP_AUTH_M2M_FETCH_H */

@@ -33,6 +33,9 @@ my @FAULTS = (
     [nokey   => { json => { keys => [{ kty => 'oct', kid => 'sym', k => 'c2VjcmV0c2VjcmV0' }] } },
                                                                           'jwks_no_usable_key'],
     [refused => undef,                                                    'connect_failed'],
+    # close-delimited, cut in half: on the wire it ends like a whole body, but
+    # a JSON object cut short never parses (see src/core/http_response.cpp)
+    [cutclose => { body => 'JWKS', no_length => 1, close_mid_body => 1 }, 'jwks_malformed'],
     # chunked, cut inside a chunk
     [cutchunk => { body => 'JWKS', chunked => 4, close_mid_body => 1 },   'truncated'],
     # every read is quick, the whole answer is not: fetch_timeout bounds it all

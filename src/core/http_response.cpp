@@ -1,3 +1,29 @@
+// Why the fetcher asks in HTTP/1.1, so that this parser must read chunked
+// bodies, their trailers and interim 1xx responses: issue 7 asked whether an
+// HTTP/1.0 request, as nginx's own OCSP client sends, could drop them. It
+// cannot, because Envoy refuses HTTP/1.0 unless told otherwise: its
+// Http1ProtocolOptions.accept_http_10 is off by default and a 1.0 request
+// gets "426 Upgrade Required" (envoyproxy/envoy#2792). Self-hosted issuers
+// (Keycloak, in-house ones) commonly sit behind Envoy: an Istio ingress
+// gateway ("HTTP/1.1 426 Upgrade Required", server: istio-envoy, in
+// istio/istio#13085 and #23411), Azure Container Apps' ingress (Microsoft
+// Q&A 1644933: HTTP/1.0 requests get 426), Google Cloud's regional external
+// Application Load Balancer (its load-balancing features table accepts
+// HTTP/1.0 from clients in the global and classic modes only), Envoy Gateway
+// and kgateway (1.0 is opt-in: envoyproxy/gateway#2534,
+// kgateway-dev/kgateway.dev#406). None of those would give a 1.0 client its
+// keys. The hosted issuers' own edges (Auth0, Okta, Entra ID, Google,
+// Cognito, Scalekit) were not measured: the machine this was decided on had
+// no network.
+// Some front ends would take 1.0: Cloudflare, which Auth0 documents as a
+// reverse proxy for custom domains, sends chunked only to HTTP/1.1 clients
+// (exebetche/vlsub#148). But one front end that refuses 1.0 is enough.
+//
+// A close-delimited body (no Content-Length, not chunked) ends where the
+// peer closes, so a connection cut mid-body looks like the end of it. What
+// we fetch is a JSON object (a JWK Set or a discovery document) whose closing
+// brace comes last: a cut copy fails JSON parsing and is refused all the same.
+
 #include "http_response.h"
 
 #include <algorithm>
