@@ -272,7 +272,6 @@ ngx_http_auth_m2m_forget(ngx_http_auth_m2m_state_t *state)
 ngx_http_auth_m2m_state_t *
 ngx_http_auth_m2m_state(ngx_http_request_t *r, bool access)
 {
-    bool                           decide = access;
     ngx_http_auth_m2m_state_t     *state;
     ngx_http_auth_m2m_loc_conf_t  *alcf;
 
@@ -299,22 +298,20 @@ ngx_http_auth_m2m_state(ngx_http_request_t *r, bool access)
 
     if (state->verified_against != alcf->issuers) {
         ngx_http_auth_m2m_authenticate(r, alcf, state);
-        decide = true;
+
+        if (state->token) {
+            state->verdict = m2m::authorize(*state->token, ngx_time(), NULL);
+        }
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "auth_m2m: token verified: %s",
+                       m2m::reason_code(state->verdict));
     }
 
-    if (!decide) {
-        return state;
-    }
-
-    if (state->token) {
+    if (access && state->token) {
         state->verdict = m2m::authorize(*state->token, ngx_time(),
-                                        access ? alcf->scopes : NULL);
+                                        alcf->scopes);
     }
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "auth_m2m: token verified%s: %s",
-                   access ? " for access" : "",
-                   m2m::reason_code(state->verdict));
 
     return state;
 }
