@@ -20,14 +20,16 @@ extern "C" {
 #include <ngx_http.h>
 }
 
+#include <memory>
 #include <new>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "core/authenticate.h"
+#include "core/issuer_keys.h"
 #include "core/issuer_policy.h"
-#include "core/verify.h"
 
 
 extern "C" ngx_module_t  ngx_http_auth_m2m_module;
@@ -106,7 +108,7 @@ typedef struct {
     ngx_uint_t                    sh_version;   /* sh->source_version seen */
 
     /* this worker's own view */
-    ngx_uint_t                    generation;   /* of policy->keys */
+    m2m::IssuerKeys              *keys;         /* changed by replace() only */
     ngx_queue_t                   waiters;      /* requests awaiting keys */
     ngx_event_t                   tick;
     ngx_http_auth_m2m_fetch_t    *fetch;        /* in flight from here */
@@ -116,8 +118,7 @@ typedef struct {
 } ngx_http_auth_m2m_issuer_t;
 
 
-typedef std::vector<const m2m::IssuerPolicy *>  ngx_http_auth_m2m_policies_t;
-typedef std::vector<std::string>                ngx_http_auth_m2m_strings_t;
+typedef std::vector<std::string>  ngx_http_auth_m2m_strings_t;
 
 
 typedef struct ngx_http_auth_m2m_shctx_s  ngx_http_auth_m2m_shctx_t;
@@ -132,8 +133,9 @@ typedef struct {
 
 
 typedef struct {
-    /* NGX_CONF_UNSET_PTR: inherit; NULL: "off" */
-    ngx_http_auth_m2m_policies_t *policies;
+    /* of ngx_http_auth_m2m_issuer_t *; NGX_CONF_UNSET_PTR: inherit;
+     * NULL: "off" */
+    ngx_array_t                  *issuers;
     ngx_http_auth_m2m_strings_t  *scopes;
     ngx_str_t                     scope_attr;   /* scopes joined, for 403s */
     ngx_str_t                     realm;
@@ -146,15 +148,19 @@ typedef struct {
  * it is destroyed with the request and can be found again after an internal
  * redirect, which wipes module contexts. */
 struct ngx_http_auth_m2m_state_t {
-    ngx_http_request_t                  *request;
-    const ngx_http_auth_m2m_policies_t  *verified_against;
-    m2m::Verification                    verification;
-    m2m::Status                          status;  /* may become insufficient_scope */
-    bool                                 busy;    /* guards auth_m2m_token recursion */
-    bool                                 waited;  /* waits for keys at most once */
-    ngx_queue_t                          queue;   /* in issuer->waiters */
-    ngx_atomic_uint_t                    wait_attempts;
-    ngx_http_auth_m2m_issuer_t          *waiting_on;
+    ngx_http_request_t                         *request;
+    const ngx_array_t                          *verified_against;
+
+    /* the verdict, written by ngx_http_auth_m2m_state() alone */
+    ngx_http_auth_m2m_issuer_t                 *issuer;   /* "iss" named it */
+    std::shared_ptr<const m2m::VerifiedToken>   token;    /* signature held */
+    m2m::Status                                 verdict;
+
+    bool                                        busy;     /* auth_m2m_token */
+    bool                                        waited;   /* for keys, once */
+    ngx_queue_t                                 queue;    /* issuer->waiters */
+    ngx_atomic_uint_t                           wait_attempts;
+    ngx_http_auth_m2m_issuer_t                 *waiting_on;
 };
 
 
@@ -225,7 +231,9 @@ const char *ngx_http_auth_m2m_discovered_target(
     ngx_http_auth_m2m_issuer_t *issuer, const std::string &uri,
     ngx_http_auth_m2m_target_t **out);
 
-ngx_http_auth_m2m_state_t *ngx_http_auth_m2m_state(ngx_http_request_t *r);
+/* ngx_http_auth_m2m_request.cpp */
+ngx_http_auth_m2m_state_t *ngx_http_auth_m2m_state(ngx_http_request_t *r,
+    bool access);
 void ngx_http_auth_m2m_forget(ngx_http_auth_m2m_state_t *state);
 
 /* ngx_http_auth_m2m_zone.cpp (its operations: ngx_http_auth_m2m_zone.h) */
@@ -240,8 +248,6 @@ time_t ngx_http_auth_m2m_retry_after(ngx_http_auth_m2m_issuer_t *issuer);
 /* ngx_http_auth_m2m_keys.cpp */
 void ngx_http_auth_m2m_sync_keys(ngx_http_auth_m2m_issuer_t *issuer);
 void ngx_http_auth_m2m_sync_all(ngx_http_auth_m2m_main_conf_t *amcf);
-ngx_http_auth_m2m_issuer_t *ngx_http_auth_m2m_issuer_of(
-    ngx_http_auth_m2m_main_conf_t *amcf, const m2m::IssuerPolicy *policy);
 
 /* ngx_http_auth_m2m_wait.cpp */
 

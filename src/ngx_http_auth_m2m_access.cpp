@@ -6,8 +6,6 @@
 
 #include "ngx_http_auth_m2m.h"
 
-#include "core/scope.h"
-
 
 namespace {
 
@@ -94,9 +92,7 @@ void
 ngx_http_auth_m2m_log_refusal(ngx_http_request_t *r,
     ngx_http_auth_m2m_state_t *state)
 {
-    const m2m::Verification  &v = state->verification;
-
-    const char                    *code = m2m::reason_code(state->status);
+    const char                    *code = m2m::reason_code(state->verdict);
     ngx_uint_t                     level;
     ngx_http_auth_m2m_loc_conf_t  *alcf;
 
@@ -105,16 +101,16 @@ ngx_http_auth_m2m_log_refusal(ngx_http_request_t *r,
     level = alcf->log_level;
 
     /* the client id comes from claims only once their signature held */
-    if (v.signature_verified && v.issuer) {
+    if (state->token) {
         ngx_log_error(level, r->connection->log, 0,
                       "auth_m2m: access refused: %s, client_id \"%s\", "
-                      "issuer \"%s\"", code, v.client_id.c_str(),
-                      v.issuer->name.c_str());
+                      "issuer \"%V\"", code,
+                      state->token->client_id().c_str(), &state->issuer->name);
 
-    } else if (v.issuer) {
+    } else if (state->issuer) {
         ngx_log_error(level, r->connection->log, 0,
-                      "auth_m2m: access refused: %s, issuer \"%s\"", code,
-                      v.issuer->name.c_str());
+                      "auth_m2m: access refused: %s, issuer \"%V\"", code,
+                      &state->issuer->name);
 
     } else {
         ngx_log_error(level, r->connection->log, 0,
@@ -127,11 +123,7 @@ ngx_int_t
 ngx_http_auth_m2m_unavailable(ngx_http_request_t *r,
     ngx_http_auth_m2m_state_t *state)
 {
-    ngx_table_elt_t                *h;
-    ngx_http_auth_m2m_main_conf_t  *amcf;
-
-    amcf = static_cast<ngx_http_auth_m2m_main_conf_t *>(
-               ngx_http_get_module_main_conf(r, ngx_http_auth_m2m_module));
+    ngx_table_elt_t  *h;
 
     h = ngx_http_auth_m2m_add_header(r, "Retry-After", NGX_TIME_T_LEN);
     if (h == NULL) {
@@ -139,9 +131,7 @@ ngx_http_auth_m2m_unavailable(ngx_http_request_t *r,
     }
 
     h->value.len = ngx_sprintf(h->value.data, "%T",
-                               ngx_http_auth_m2m_retry_after(
-                                   ngx_http_auth_m2m_issuer_of(amcf,
-                                       state->verification.issuer)))
+                               ngx_http_auth_m2m_retry_after(state->issuer))
                    - h->value.data;
 
     return NGX_HTTP_SERVICE_UNAVAILABLE;
@@ -154,11 +144,11 @@ ngx_http_auth_m2m_refuse(ngx_http_request_t *r,
 {
     ngx_int_t    status;
     ngx_str_t   *scope = NULL;
-    const char  *error, *description = m2m::reason_code(state->status);
+    const char  *error, *description = m2m::reason_code(state->verdict);
 
     ngx_http_auth_m2m_log_refusal(r, state);
 
-    switch (state->status) {
+    switch (state->verdict) {
 
     case m2m::Status::missing_token:
         /* RFC 6750 §3.1: no error code when no credentials were sent */
@@ -207,53 +197,37 @@ ngx_http_auth_m2m_refuse(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_auth_m2m_access_handler(ngx_http_request_t *r)
 {
-    ngx_http_auth_m2m_state_t      *state;
-    ngx_http_auth_m2m_issuer_t     *issuer;
-    ngx_http_auth_m2m_loc_conf_t   *alcf;
-    ngx_http_auth_m2m_main_conf_t  *amcf;
+    ngx_http_auth_m2m_state_t     *state;
+    ngx_http_auth_m2m_loc_conf_t  *alcf;
 
     alcf = static_cast<ngx_http_auth_m2m_loc_conf_t *>(
                ngx_http_get_module_loc_conf(r, ngx_http_auth_m2m_module));
 
-    if (alcf->policies == NULL) {
+    if (alcf->issuers == NULL) {
         return NGX_DECLINED;
     }
 
-    state = ngx_http_auth_m2m_state(r);
+    state = ngx_http_auth_m2m_state(r, true);
     if (state == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (state->verification.status == m2m::Status::ok) {
-        if (alcf->scopes == NULL
-            || m2m::has_all_scopes(state->verification.scopes, *alcf->scopes))
-        {
-            state->status = m2m::Status::ok;
-            ngx_http_auth_m2m_count(r, state->status);
-            return NGX_OK;
-        }
-
-        state->status = m2m::Status::insufficient_scope;
+    if (state->verdict == m2m::Status::ok) {
+        ngx_http_auth_m2m_count(r, state->verdict);
+        return NGX_OK;
     }
 
-    if (state->status == m2m::Status::unknown_kid
-        || state->status == m2m::Status::keys_unavailable)
+    if ((state->verdict == m2m::Status::unknown_kid
+         || state->verdict == m2m::Status::keys_unavailable)
+        && state->issuer
+        && ngx_http_auth_m2m_wait_for_keys(r, state, state->issuer)
+           == NGX_AGAIN)
     {
         /* a rotated key or a cold start: wait for fresh keys, once */
-        amcf = static_cast<ngx_http_auth_m2m_main_conf_t *>(
-                   ngx_http_get_module_main_conf(r, ngx_http_auth_m2m_module));
-
-        issuer = ngx_http_auth_m2m_issuer_of(amcf,
-                                             state->verification.issuer);
-
-        if (issuer
-            && ngx_http_auth_m2m_wait_for_keys(r, state, issuer) == NGX_AGAIN)
-        {
-            return NGX_AGAIN;
-        }
+        return NGX_AGAIN;
     }
 
-    ngx_http_auth_m2m_count(r, state->status);
+    ngx_http_auth_m2m_count(r, state->verdict);
 
     return ngx_http_auth_m2m_refuse(r, alcf, state);
 }

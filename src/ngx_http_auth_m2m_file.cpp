@@ -85,8 +85,10 @@ ngx_http_auth_m2m_load_jwks_file(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    issuer->policy->keys =
-        std::make_shared<const m2m::KeySet>(std::move(parsed.keys));
+    /* one generation per configuration: the file is read again only by a
+     * reload, which makes new issuers */
+    issuer->keys->replace(
+        std::make_shared<const m2m::KeySet>(std::move(parsed.keys)), 1);
     issuer->jwks_file_loaded = ngx_time();
 
     return NGX_OK;

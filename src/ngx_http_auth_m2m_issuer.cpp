@@ -415,6 +415,11 @@ ngx_http_auth_m2m_issuer_ref(ngx_conf_t *cf, ngx_str_t *name)
 
     issuer->policy->name = ngx_http_auth_m2m_string(name->data, name->len);
 
+    issuer->keys = ngx_http_auth_m2m_pool_new<m2m::IssuerKeys>(cf->pool);
+    if (issuer->keys == NULL) {
+        return NULL;
+    }
+
     slot = static_cast<ngx_http_auth_m2m_issuer_t **>(
                ngx_array_push(&amcf->issuers));
     if (slot == NULL) {

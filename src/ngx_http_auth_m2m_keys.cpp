@@ -18,7 +18,8 @@ ngx_http_auth_m2m_sync_keys(ngx_http_auth_m2m_issuer_t *issuer)
     std::string_view  text;
 
     if (issuer->sh == NULL
-        || ngx_http_auth_m2m_zone_generation(issuer) == issuer->generation)
+        || ngx_http_auth_m2m_zone_generation(issuer)
+           == issuer->keys->generation)
     {
         return;
     }
@@ -31,7 +32,7 @@ ngx_http_auth_m2m_sync_keys(ngx_http_auth_m2m_issuer_t *issuer)
     }
 
     if (rc == NGX_DECLINED) {
-        issuer->generation = generation;
+        issuer->keys->generation = generation;
         return;
     }
 
@@ -46,7 +47,7 @@ ngx_http_auth_m2m_sync_keys(ngx_http_auth_m2m_issuer_t *issuer)
         ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
                       "auth_m2m_issuer \"%V\": stored key set is invalid: %s",
                       &issuer->name, m2m::reason_code(parsed.status));
-        issuer->generation = generation;
+        issuer->keys->generation = generation;
         return;
     }
 
@@ -60,8 +61,7 @@ ngx_http_auth_m2m_sync_keys(ngx_http_auth_m2m_issuer_t *issuer)
         return;
     }
 
-    issuer->policy->keys = std::move(keys);
-    issuer->generation = generation;
+    issuer->keys->replace(std::move(keys), generation);
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                    "auth_m2m_issuer \"%V\": keys of generation %ui imported",
@@ -80,23 +80,4 @@ ngx_http_auth_m2m_sync_all(ngx_http_auth_m2m_main_conf_t *amcf)
     for (i = 0; i < amcf->issuers.nelts; i++) {
         ngx_http_auth_m2m_sync_keys(issuers[i]);
     }
-}
-
-
-ngx_http_auth_m2m_issuer_t *
-ngx_http_auth_m2m_issuer_of(ngx_http_auth_m2m_main_conf_t *amcf,
-    const m2m::IssuerPolicy *policy)
-{
-    ngx_uint_t                    i;
-    ngx_http_auth_m2m_issuer_t  **issuers;
-
-    issuers = static_cast<ngx_http_auth_m2m_issuer_t **>(amcf->issuers.elts);
-
-    for (i = 0; i < amcf->issuers.nelts; i++) {
-        if (issuers[i]->policy == policy) {
-            return issuers[i];
-        }
-    }
-
-    return NULL;
 }

@@ -199,12 +199,15 @@ ngx_http_auth_m2m_init_main_conf(ngx_conf_t *cf, void *conf)
  * Checked at merge time, when blocks named before their definition are
  * complete. */
 ngx_int_t
-ngx_http_auth_m2m_check_distinct(ngx_conf_t *cf,
-    const ngx_http_auth_m2m_policies_t *policies)
+ngx_http_auth_m2m_check_distinct(ngx_conf_t *cf, ngx_array_t *issuers)
 {
-    for (size_t i = 0; i < policies->size(); i++) {
-        for (size_t j = 0; j < i; j++) {
-            const m2m::IssuerPolicy  &a = *(*policies)[j], &b = *(*policies)[i];
+    ngx_http_auth_m2m_issuer_t  **issuer =
+        static_cast<ngx_http_auth_m2m_issuer_t **>(issuers->elts);
+
+    for (ngx_uint_t i = 0; i < issuers->nelts; i++) {
+        for (ngx_uint_t j = 0; j < i; j++) {
+            const m2m::IssuerPolicy  &a = *issuer[j]->policy,
+                                     &b = *issuer[i]->policy;
 
             if (a.issuer == b.issuer) {
                 ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
@@ -241,8 +244,7 @@ ngx_http_auth_m2m_create_loc_conf(ngx_conf_t *cf)
      *     alcf->realm = { 0, NULL };
      */
 
-    alcf->policies = static_cast<ngx_http_auth_m2m_policies_t *>(
-                         NGX_CONF_UNSET_PTR);
+    alcf->issuers = static_cast<ngx_array_t *>(NGX_CONF_UNSET_PTR);
     alcf->scopes = static_cast<ngx_http_auth_m2m_strings_t *>(
                        NGX_CONF_UNSET_PTR);
     alcf->token = static_cast<ngx_http_complex_value_t *>(NGX_CONF_UNSET_PTR);
@@ -260,10 +262,10 @@ ngx_http_auth_m2m_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_auth_m2m_loc_conf_t  *conf =
         static_cast<ngx_http_auth_m2m_loc_conf_t *>(child);
 
-    ngx_conf_merge_ptr_value(conf->policies, prev->policies, NULL);
+    ngx_conf_merge_ptr_value(conf->issuers, prev->issuers, NULL);
 
-    if (conf->policies
-        && ngx_http_auth_m2m_check_distinct(cf, conf->policies) != NGX_OK)
+    if (conf->issuers
+        && ngx_http_auth_m2m_check_distinct(cf, conf->issuers) != NGX_OK)
     {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
@@ -316,27 +318,27 @@ ngx_http_auth_m2m(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_str_t                     *value;
     ngx_uint_t                     i, j;
-    ngx_http_auth_m2m_issuer_t    *issuer;
-    ngx_http_auth_m2m_policies_t  *policies;
+    ngx_array_t                   *issuers;
+    ngx_http_auth_m2m_issuer_t    *issuer, **slot;
 
-    if (alcf->policies != NGX_CONF_UNSET_PTR) {
+    if (alcf->issuers != NGX_CONF_UNSET_PTR) {
         return const_cast<char *>("is duplicate");
     }
 
     value = static_cast<ngx_str_t *>(cf->args->elts);
 
     if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
-        alcf->policies = NULL;
+        alcf->issuers = NULL;
         return NGX_CONF_OK;
     }
 
-    try {
-        policies = ngx_http_auth_m2m_pool_new<ngx_http_auth_m2m_policies_t>(
-                       cf->pool);
-        if (policies == NULL) {
-            return static_cast<char *>(NGX_CONF_ERROR);
-        }
+    issuers = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                               sizeof(ngx_http_auth_m2m_issuer_t *));
+    if (issuers == NULL) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
 
+    try {
         for (i = 1; i < cf->args->nelts; i++) {
             if (ngx_strcmp(value[i].data, "off") == 0) {
                 return const_cast<char *>("\"off\" cannot be combined with "
@@ -360,7 +362,13 @@ ngx_http_auth_m2m(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                 return static_cast<char *>(NGX_CONF_ERROR);
             }
 
-            policies->push_back(issuer->policy);
+            slot = static_cast<ngx_http_auth_m2m_issuer_t **>(
+                       ngx_array_push(issuers));
+            if (slot == NULL) {
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+
+            *slot = issuer;
         }
 
     } catch (const std::exception &e) {
@@ -368,7 +376,7 @@ ngx_http_auth_m2m(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
-    alcf->policies = policies;
+    alcf->issuers = issuers;
 
     return NGX_CONF_OK;
 }

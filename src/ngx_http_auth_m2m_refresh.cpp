@@ -117,7 +117,7 @@ ngx_http_auth_m2m_fetch_failed(ngx_http_auth_m2m_issuer_t *issuer,
         return;
     }
 
-    nkeys = issuer->policy->keys ? issuer->policy->keys->keys().size() : 0;
+    nkeys = issuer->keys->set ? issuer->keys->set->keys().size() : 0;
 
     ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                   "auth_m2m_issuer \"%V\": key refresh from \"%V\" failed: "
@@ -187,8 +187,7 @@ ngx_http_auth_m2m_store_keys(ngx_http_auth_m2m_issuer_t *issuer,
     keys = m2m::share_keys(std::move(parsed->keys));
 
     if (keys) {
-        issuer->policy->keys = std::move(keys);
-        issuer->generation = generation;
+        issuer->keys->replace(std::move(keys), generation);
     }
 
     return NULL;
@@ -221,7 +220,7 @@ ngx_http_auth_m2m_start_stage(ngx_http_auth_m2m_issuer_t *issuer,
     f->handler = ngx_http_auth_m2m_fetch_done;
     f->data = issuer;
 
-    if (conditional && issuer->generation != 0) {
+    if (conditional && issuer->keys->generation != 0) {
         ngx_http_auth_m2m_zone_validators(issuer, f->pool, &f->if_none_match,
                                           &f->if_modified_since);
     }
@@ -281,7 +280,7 @@ ngx_http_auth_m2m_jwks_done(ngx_http_auth_m2m_issuer_t *issuer,
     code = error ? 0 : f->response->status();
 
     if (error == NULL && code == 304) {
-        if (issuer->generation == 0) {
+        if (issuer->keys->generation == 0) {
             error = "unexpected_not_modified";
         } else {
             ngx_http_auth_m2m_zone_not_modified(issuer,

@@ -1,12 +1,16 @@
 /*
- * Per-request verification, shared by the access handler and the variables:
+ * The request's verdict, shared by the access handler and the variables:
  * whichever asks first (a limit_req key in preaccess, a map, the access
- * phase) verifies the token; everyone after reuses the verdict.
+ * phase) authenticates the token; everyone after reuses that. Authorizing
+ * it (times, and in the access phase the location's scopes) is cheap and
+ * runs again where the answer may differ.
  */
 
 #include "ngx_http_auth_m2m.h"
 
 #include <type_traits>
+
+#include "core/authorize.h"
 
 
 namespace {
@@ -16,7 +20,8 @@ namespace {
 static_assert(std::is_nothrow_default_constructible<
                   ngx_http_auth_m2m_state_t>::value,
               "the request state is created without a try");
-static_assert(std::is_nothrow_move_assignable<m2m::Verification>::value,
+static_assert(std::is_nothrow_move_assignable<
+                  std::shared_ptr<const m2m::VerifiedToken>>::value,
               "a verdict is replaced without a try");
 
 void
@@ -177,11 +182,34 @@ ngx_http_auth_m2m_token(ngx_http_request_t *r,
 }
 
 
+/* The location's issuer that the token's "iss" names, or NULL. */
+ngx_http_auth_m2m_issuer_t *
+ngx_http_auth_m2m_pick_issuer(ngx_http_auth_m2m_loc_conf_t *alcf,
+    const m2m::Token &token)
+{
+    ngx_uint_t                    i;
+    ngx_http_auth_m2m_issuer_t  **issuers;
+
+    issuers = static_cast<ngx_http_auth_m2m_issuer_t **>(alcf->issuers->elts);
+
+    for (i = 0; i < alcf->issuers->nelts; i++) {
+        if (issuers[i]->policy->issuer == token.issuer()) {
+            return issuers[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/* The verdict's first half: the token parsed once, its issuer, and what it
+ * proves under that issuer's current keys. */
 void
-ngx_http_auth_m2m_verify(ngx_http_request_t *r,
+ngx_http_auth_m2m_authenticate(ngx_http_request_t *r,
     ngx_http_auth_m2m_loc_conf_t *alcf, ngx_http_auth_m2m_state_t *state)
 {
     ngx_str_t                       token;
+    m2m::Token                      parsed;
     m2m::Status                     status;
     ngx_http_auth_m2m_main_conf_t  *amcf;
 
@@ -193,26 +221,31 @@ ngx_http_auth_m2m_verify(ngx_http_request_t *r,
     /* another worker may have fetched new keys since our last request */
     ngx_http_auth_m2m_sync_all(amcf);
 
+    state->issuer = NULL;
+    state->token.reset();
+
     ngx_str_null(&token);
     status = ngx_http_auth_m2m_token(r, alcf, &token);
 
     if (status == m2m::Status::ok) {
-        m2m::verify(std::string_view(reinterpret_cast<char *>(token.data),
-                                     token.len),
-                    *alcf->policies, ngx_time(), &state->verification);
-
-    } else {
-        state->verification = m2m::Verification{};
-        state->verification.status = status;
+        status = m2m::Token::parse(
+                     std::string_view(reinterpret_cast<char *>(token.data),
+                                      token.len),
+                     &parsed);
     }
 
-    state->status = state->verification.status;
-    state->verified_against = alcf->policies;
-    state->busy = false;
+    if (status == m2m::Status::ok) {
+        state->issuer = ngx_http_auth_m2m_pick_issuer(alcf, parsed);
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "auth_m2m: token verified: %s",
-                   m2m::reason_code(state->status));
+        status = state->issuer
+                 ? m2m::authenticate(std::move(parsed), *state->issuer->policy,
+                                     *state->issuer->keys, &state->token)
+                 : m2m::Status::wrong_issuer;
+    }
+
+    state->verdict = status;
+    state->verified_against = alcf->issuers;
+    state->busy = false;
 }
 
 } /* namespace */
@@ -229,12 +262,15 @@ ngx_http_auth_m2m_forget(ngx_http_auth_m2m_state_t *state)
 
 
 /*
- * The verdict for this request under the current location's issuers, or NULL
- * when the location is not protected and nothing was verified before (then
- * every variable is empty).
+ * The verdict for this request under the current location, or NULL when the
+ * location is not protected and nothing was verified before (then every
+ * variable is empty). The access phase (`access`) authorizes the token again,
+ * now with the location's auth_m2m_scope, and so writes the final verdict;
+ * a variable read earlier (a limit_req key, a map) gets the verdict without
+ * the scopes, as the access phase has not judged them yet.
  */
 ngx_http_auth_m2m_state_t *
-ngx_http_auth_m2m_state(ngx_http_request_t *r)
+ngx_http_auth_m2m_state(ngx_http_request_t *r, bool access)
 {
     ngx_http_auth_m2m_state_t     *state;
     ngx_http_auth_m2m_loc_conf_t  *alcf;
@@ -244,15 +280,13 @@ ngx_http_auth_m2m_state(ngx_http_request_t *r)
 
     state = ngx_http_auth_m2m_find_state(r);
 
-    if (state && (state->busy || alcf->policies == NULL
-                  || state->verified_against == alcf->policies))
-    {
-        /* a busy state means auth_m2m_token refers to our own variables */
-        return state->busy ? NULL : state;
+    if (state && state->busy) {
+        /* auth_m2m_token refers to our own variables */
+        return NULL;
     }
 
-    if (alcf->policies == NULL) {
-        return NULL;
+    if (alcf->issuers == NULL) {
+        return state;
     }
 
     if (state == NULL) {
@@ -262,7 +296,22 @@ ngx_http_auth_m2m_state(ngx_http_request_t *r)
         }
     }
 
-    ngx_http_auth_m2m_verify(r, alcf, state);
+    if (state->verified_against != alcf->issuers) {
+        ngx_http_auth_m2m_authenticate(r, alcf, state);
+
+        if (state->token) {
+            state->verdict = m2m::authorize(*state->token, ngx_time(), NULL);
+        }
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "auth_m2m: token verified: %s",
+                       m2m::reason_code(state->verdict));
+    }
+
+    if (access && state->token) {
+        state->verdict = m2m::authorize(*state->token, ngx_time(),
+                                        alcf->scopes);
+    }
 
     return state;
 }

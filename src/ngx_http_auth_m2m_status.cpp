@@ -43,8 +43,8 @@ ngx_http_auth_m2m_issuer_report(ngx_http_auth_m2m_issuer_t *issuer,
     report->issuer = issuer->policy->issuer;
     report->source = ngx_http_auth_m2m_source_name(issuer->source);
 
-    if (issuer->policy->keys) {
-        keys = m2m::describe_keys(*issuer->policy->keys);
+    if (issuer->keys->set) {
+        keys = m2m::describe_keys(*issuer->keys->set);
         if (!keys) {
             return NGX_ERROR;
         }

@@ -72,19 +72,23 @@ ngx_http_auth_m2m_set_json(ngx_http_request_t *r,
 }
 
 
-/* The verified token, or NULL when there is none to read from. */
-const m2m::Verification *
+/* The verified token, or NULL when there is none to read from: one that
+ * passed every check, the location's scopes perhaps excepted. */
+const m2m::VerifiedToken *
 ngx_http_auth_m2m_verified(ngx_http_request_t *r)
 {
     ngx_http_auth_m2m_state_t  *state;
 
-    state = ngx_http_auth_m2m_state(r);
+    state = ngx_http_auth_m2m_state(r, false);
 
-    if (state == NULL || state->verification.status != m2m::Status::ok) {
+    if (state == NULL
+        || (state->verdict != m2m::Status::ok
+            && state->verdict != m2m::Status::insufficient_scope))
+    {
         return NULL;
     }
 
-    return &state->verification;
+    return state->token.get();
 }
 
 
@@ -94,13 +98,13 @@ ngx_http_auth_m2m_variable(ngx_http_request_t *r,
 {
     char                        buf[32];
     const json_t               *claims;
-    const m2m::Verification    *verified;
+    const m2m::VerifiedToken   *verified;
     ngx_http_auth_m2m_state_t  *state;
 
     if (data == NGX_HTTP_AUTH_M2M_ERROR) {
-        state = ngx_http_auth_m2m_state(r);
+        state = ngx_http_auth_m2m_state(r, false);
         return ngx_http_auth_m2m_set_value(r, v,
-                   state ? m2m::reason_code(state->status) : "");
+                   state ? m2m::reason_code(state->verdict) : "");
     }
 
     verified = ngx_http_auth_m2m_verified(r);
@@ -109,21 +113,21 @@ ngx_http_auth_m2m_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    claims = verified->token.claims();
+    claims = verified->token().claims();
 
     switch (data) {
 
     case NGX_HTTP_AUTH_M2M_CLIENT_ID:
-        return ngx_http_auth_m2m_set_value(r, v, verified->client_id);
+        return ngx_http_auth_m2m_set_value(r, v, verified->client_id());
 
     case NGX_HTTP_AUTH_M2M_SCOPE:
-        return ngx_http_auth_m2m_set_value(r, v, verified->scope_string);
+        return ngx_http_auth_m2m_set_value(r, v, verified->scope_string());
 
     case NGX_HTTP_AUTH_M2M_SUBJECT:
         return ngx_http_auth_m2m_set_json(r, v, json_object_get(claims, "sub"));
 
     case NGX_HTTP_AUTH_M2M_ISSUER:
-        return ngx_http_auth_m2m_set_value(r, v, verified->token.issuer());
+        return ngx_http_auth_m2m_set_value(r, v, verified->token().issuer());
 
     case NGX_HTTP_AUTH_M2M_TOKEN_ID:
         return ngx_http_auth_m2m_set_json(r, v, json_object_get(claims, "jti"));
@@ -149,7 +153,7 @@ ngx_int_t
 ngx_http_auth_m2m_json_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, Pick pick)
 {
-    const m2m::Verification  *verified;
+    const m2m::VerifiedToken  *verified;
 
     verified = ngx_http_auth_m2m_verified(r);
     if (verified == NULL) {
@@ -177,8 +181,8 @@ ngx_http_auth_m2m_claim_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
     return ngx_http_auth_m2m_json_variable(r, v,
-        [data](const m2m::Verification &verified) {
-            return m2m::find_claim(verified.token.claims(),
+        [data](const m2m::VerifiedToken &verified) {
+            return m2m::find_claim(verified.token().claims(),
                                    ngx_http_auth_m2m_suffix(data,
                                        &ngx_http_auth_m2m_claim_prefix));
         });
@@ -190,8 +194,8 @@ ngx_http_auth_m2m_header_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
     return ngx_http_auth_m2m_json_variable(r, v,
-        [data](const m2m::Verification &verified) {
-            return m2m::find_claim(verified.token.header(),
+        [data](const m2m::VerifiedToken &verified) {
+            return m2m::find_claim(verified.token().header(),
                                    ngx_http_auth_m2m_suffix(data,
                                        &ngx_http_auth_m2m_header_prefix));
         });
@@ -207,8 +211,8 @@ ngx_http_auth_m2m_claim_path_variable(ngx_http_request_t *r,
         reinterpret_cast<const ngx_http_auth_m2m_strings_t *>(data);
 
     return ngx_http_auth_m2m_json_variable(r, v,
-        [path](const m2m::Verification &verified) {
-            return m2m::find_claim_path(verified.token.claims(), *path);
+        [path](const m2m::VerifiedToken &verified) {
+            return m2m::find_claim_path(verified.token().claims(), *path);
         });
 }
 

@@ -78,7 +78,7 @@ ngx_http_auth_m2m_wait_for_keys(ngx_http_request_t *r,
     }
 
     if (!ngx_http_auth_m2m_zone_want_keys(issuer,
-                                          state->status
+                                          state->verdict
                                           == m2m::Status::unknown_kid,
                                           &state->wait_attempts))
     {

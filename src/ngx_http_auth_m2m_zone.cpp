@@ -489,7 +489,7 @@ ngx_http_auth_m2m_zone_keys(ngx_http_auth_m2m_issuer_t *issuer,
         /* an old worker after a reload changed the key URL, which had not
          * imported the old URL's last set yet */
         *generation = sh->retired_generation;
-        src = *generation == issuer->generation ? NULL : sh->retired_jwks;
+        src = *generation == issuer->keys->generation ? NULL : sh->retired_jwks;
         len = sh->retired_jwks_len;
 
     } else {

@@ -18,11 +18,8 @@
 #include "test_keys.h"
 #include "test_suites.h"
 #include "test_support.h"
-#include "verify.h"
 
-using m2m::IssuerPolicy;
 using m2m::Status;
-using m2m::Verification;
 using testkeys::b64url_decode;
 using testkeys::b64url_encode;
 using testkeys::KeyName;
@@ -88,23 +85,21 @@ void expect(const std::string &token, Status want, const std::string &what)
     bool verified = true;
     Status got = check_token(token, make_policy(), kNow, &verified);
     ck_assert_msg(got == want, "%s: got %s, want %s", what.c_str(), status_name(got), status_name(want));
-    ck_assert_msg(!refused_before_signature(got) || !verified, "%s: %s, yet signature_verified is set", what.c_str(),
+    ck_assert_msg(!refused_before_signature(got) || !verified, "%s: %s, yet the signature verified", what.c_str(),
                   status_name(got));
 }
 
-// m2m::verify(), the module's entry point, against the standard issuer. No
-// client id or scopes may come out of a token whose signature did not verify.
+// verify(), the module's path, against the standard issuer. No client id or
+// scopes may come out of a token whose signature did not verify.
 void expect_verify(const std::string &token, Status want, const std::string &what)
 {
-    const IssuerPolicy policy = make_policy();
-    Verification v;
-    m2m::verify(token, {&policy}, kNow, &v);
+    const TestIssuer policy = make_policy();
+    Verdict v = verify(token, {&policy});
     ck_assert_msg(v.status == want, "%s: verify() got %s, want %s", what.c_str(), status_name(v.status),
                   status_name(want));
-    ck_assert_msg(!refused_before_signature(v.status) || !v.signature_verified,
-                  "%s: %s, yet signature_verified is set", what.c_str(), status_name(v.status));
-    ck_assert_msg(v.signature_verified || (v.client_id.empty() && v.scopes.empty()),
-                  "%s: claims came out of verify() without a verified signature", what.c_str());
+    ck_assert_msg(!refused_before_signature(v.status) || !v.token,
+                  "%s: %s, yet a verified token came out of verify()", what.c_str(), status_name(v.status));
+    ck_assert_msg(v.status != Status::ok || v.token, "%s: ok without a verified token", what.c_str());
 }
 
 // Characters 0..31 and 127 as \xNN, so that messages stay on one line.
@@ -612,12 +607,11 @@ START_TEST(test_kid_lookalikes_refused)
     // The JSON parser refuses strings with NUL (malformed); a kid compared
     // with its length would name no key (unknown_kid). Never ok.
     for (const char *kid : {"rsa-1\\u0000", "rsa-1\\u0000../../etc/passwd", "\\u0000rsa-1", "\\u0000"}) {
-        const IssuerPolicy policy = make_policy();
-        Verification v;
-        m2m::verify(token_with_kid(kid), {&policy}, kNow, &v);
+        const TestIssuer policy = make_policy();
+        Verdict v = verify(token_with_kid(kid), {&policy});
         ck_assert_msg(v.status == Status::malformed || v.status == Status::unknown_kid, "kid \"%s\": got %s", kid,
                       status_name(v.status));
-        ck_assert(!v.signature_verified);
+        ck_assert_ptr_null(v.token.get());
     }
     // Raw control bytes are not JSON at all.
     expect_verify(token_with_kid(std::string("rsa-1") + '\n'), Status::malformed, "kid with a raw newline");
@@ -670,14 +664,13 @@ START_TEST(test_embedded_keys_never_used)
     }
     // Without kid and with two keys of the token's type, no key is guessed:
     // the attacker's embedded key cannot make the verifier try them all.
-    IssuerPolicy two_rsa = make_policy(load_keys(testkeys::jwk_set(
+    TestIssuer two_rsa = make_policy(load_keys(testkeys::jwk_set(
         {testkeys::public_jwk(KeyName::rsa, "rsa-1"), testkeys::public_jwk(KeyName::rsa_3072, "rsa-2")})));
     const std::string header =
         testkeys::header_json("RS256", "", "\"jwk\":" + testkeys::public_jwk(KeyName::rsa_other, ""));
-    Verification v;
-    m2m::verify(signed_token(header, payload, "RS256", KeyName::rsa_other), {&two_rsa}, kNow, &v);
+    Verdict v = verify(signed_token(header, payload, "RS256", KeyName::rsa_other), {&two_rsa});
     ck_assert_status(v.status, Status::unknown_kid);
-    ck_assert(!v.signature_verified);
+    ck_assert_ptr_null(v.token.get());
 }
 END_TEST
 
@@ -779,15 +772,14 @@ START_TEST(test_deep_nesting)
                   "iss as 500 nested objects");
     // Client id and scopes ignore values of the wrong shape: the client id
     // falls back to "sub", the nested scopes are dropped.
-    const IssuerPolicy policy = make_policy();
-    Verification v;
-    m2m::verify(signed_token(header, claims_json({{"client_id", nested_objects(500)},
-                                                  {"scope", ""},
-                                                  {"scp", "[" + nested_arrays(1000) + ",\"tasks:read\"]"}})),
-                {&policy}, kNow, &v);
+    const TestIssuer policy = make_policy();
+    Verdict v = verify(signed_token(header, claims_json({{"client_id", nested_objects(500)},
+                                                         {"scope", ""},
+                                                         {"scp", "[" + nested_arrays(1000) + ",\"tasks:read\"]"}})),
+                       {&policy});
     ck_assert_status(v.status, Status::ok);
-    ck_assert_std_str_eq(v.client_id, "svc-1");
-    ck_assert_std_str_eq(v.scope_string, "tasks:read");
+    ck_assert_std_str_eq(v.token->client_id(), "svc-1");
+    ck_assert_std_str_eq(v.token->scope_string(), "tasks:read");
 }
 END_TEST
 

@@ -7,6 +7,7 @@ Suite *base64url_suite();
 Suite *jwks_suite();
 Suite *token_suite();
 Suite *verify_suite();
+Suite *authorize_suite();
 Suite *signature_fuzz_suite();
 Suite *forgery_suite();
 Suite *claims_suite();

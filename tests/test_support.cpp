@@ -1,5 +1,7 @@
 #include "test_support.h"
 
+#include "authorize.h"
+
 namespace testsupport {
 
 const char *status_name(m2m::Status status)
@@ -86,20 +88,48 @@ std::shared_ptr<const m2m::KeySet> standard_keys()
     return keys;
 }
 
-m2m::IssuerPolicy make_policy(std::shared_ptr<const m2m::KeySet> keys)
+TestIssuer make_policy(std::shared_ptr<const m2m::KeySet> keys)
 {
-    m2m::IssuerPolicy policy;
-    policy.name = "test";
-    policy.issuer = kIssuer;
-    policy.audiences = {kAudience};
-    policy.keys = std::move(keys);
-    return policy;
+    TestIssuer issuer;
+    issuer.name = "test";
+    issuer.issuer = kIssuer;
+    issuer.audiences = {kAudience};
+    if (keys) {
+        issuer.keys.replace(std::move(keys), 1);
+    }
+    return issuer;
 }
 
-m2m::Status check_token(const std::string &compact, const m2m::IssuerPolicy &policy, int64_t now,
-                        bool *signature_verified)
+Verdict verify(const std::string &compact, const std::vector<const TestIssuer *> &issuers, int64_t now,
+               const std::vector<std::string> *scopes)
 {
-    bool verified = false;
+    Verdict v;
+    m2m::Token token;
+    v.status = m2m::Token::parse(compact, &token);
+    if (v.status != m2m::Status::ok) {
+        return v;
+    }
+    for (const TestIssuer *issuer : issuers) {
+        if (issuer->issuer == token.issuer()) {
+            v.issuer = issuer;
+            break;
+        }
+    }
+    if (!v.issuer) {
+        v.status = m2m::Status::wrong_issuer;
+        return v;
+    }
+    v.status = m2m::authenticate(std::move(token), *v.issuer, v.issuer->keys, &v.token);
+    ck_assert_msg((v.status == m2m::Status::ok) == (v.token != nullptr), "authenticate: %s with%s a token",
+                  status_name(v.status), v.token ? "" : "out");
+    if (v.token) {
+        v.status = m2m::authorize(*v.token, now, scopes);
+    }
+    return v;
+}
+
+m2m::Status check_token(const std::string &compact, const TestIssuer &issuer, int64_t now, bool *signature_verified)
+{
     if (signature_verified) {
         *signature_verified = false;
     }
@@ -108,12 +138,18 @@ m2m::Status check_token(const std::string &compact, const m2m::IssuerPolicy &pol
     if (status != m2m::Status::ok) {
         return status;
     }
-    ck_assert_ptr_nonnull(policy.keys.get());
-    status = m2m::verify_token(token, policy, *policy.keys, now, &verified);
-    if (signature_verified) {
-        *signature_verified = verified;
+    ck_assert_ptr_nonnull(issuer.keys.set.get());
+    std::shared_ptr<const m2m::VerifiedToken> verified;
+    status = m2m::authenticate(std::move(token), issuer, issuer.keys, &verified);
+    if (!verified) {
+        return status;
     }
-    return status;
+    if (signature_verified) {
+        *signature_verified = true;
+    }
+    ck_assert(&verified->issuer() == &issuer);
+    ck_assert_uint_eq(verified->generation(), issuer.keys.generation);
+    return m2m::authorize(*verified, now, nullptr);
 }
 
 m2m::IssuerReport remote_issuer()

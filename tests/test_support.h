@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "authenticate.h"
+#include "issuer_keys.h"
 #include "issuer_policy.h"
 #include "jwks.h"
 #include "json.h"
@@ -18,7 +20,6 @@
 #include "status_report.h"
 #include "test_keys.h"
 #include "token.h"
-#include "verify.h"
 
 namespace testsupport {
 
@@ -69,11 +70,30 @@ std::string standard_jwks();
 std::shared_ptr<const m2m::KeySet> load_keys(const std::string &jwks);
 std::shared_ptr<const m2m::KeySet> standard_keys();
 
-// issuer kIssuer, audiences {kAudience}, default everything else.
-m2m::IssuerPolicy make_policy(std::shared_ptr<const m2m::KeySet> keys = standard_keys());
+// An issuer as the module holds one: its policy, which is configuration,
+// and its keys, which are not.
+struct TestIssuer : m2m::IssuerPolicy {
+    m2m::IssuerKeys keys;
+};
 
-// Token::parse, then verify_token against policy.keys: the first non-ok status.
-m2m::Status check_token(const std::string &compact, const m2m::IssuerPolicy &policy, int64_t now = kNow,
+// issuer kIssuer, audiences {kAudience}, default everything else; the keys
+// in generation 1 (none at all for a null set).
+TestIssuer make_policy(std::shared_ptr<const m2m::KeySet> keys = standard_keys());
+
+// What a request comes to along the module's path: the token parsed, its
+// issuer picked among `issuers` by "iss" (else wrong_issuer), authenticated
+// with that issuer's keys, then authorized at `now` against `scopes`.
+struct Verdict {
+    m2m::Status status = m2m::Status::missing_token;
+    const TestIssuer *issuer = nullptr;               // the one "iss" named
+    std::shared_ptr<const m2m::VerifiedToken> token;  // once the signature held
+};
+Verdict verify(const std::string &compact, const std::vector<const TestIssuer *> &issuers, int64_t now = kNow,
+               const std::vector<std::string> *scopes = nullptr);
+
+// Token::parse, then authenticate and authorize against `issuer` whatever
+// the token's "iss": the first non-ok status.
+m2m::Status check_token(const std::string &compact, const TestIssuer &issuer, int64_t now = kNow,
                         bool *signature_verified = nullptr);
 
 // Status page data: issuer "corp" (discovery, two keys, a last error) and

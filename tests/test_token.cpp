@@ -110,11 +110,10 @@ START_TEST(test_token_size_limit)
     assert_parse(at_limit, Status::ok, "8192-byte token");
     assert_parse(over_limit, Status::token_too_large, "8193-byte token");
     // The 8192-byte token is a fully valid token, not just a parseable one.
-    m2m::IssuerPolicy policy = make_policy();
+    TestIssuer policy = make_policy();
     ck_assert_status(check_token(at_limit, policy), Status::ok);
     // And through verify() the over-size one never gets further.
-    m2m::Verification v;
-    m2m::verify(over_limit, {&policy}, kNow, &v);
+    Verdict v = verify(over_limit, {&policy});
     ck_assert_status(v.status, Status::token_too_large);
     ck_assert_ptr_null(v.issuer);
 }

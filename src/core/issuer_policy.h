@@ -1,14 +1,13 @@
 // What one trusted issuer's tokens must look like: the per-issuer half of
 // the configuration, free of nginx types so the core can be tested alone.
+// Its keys are not configuration: they live in IssuerKeys (issuer_keys.h).
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "algorithm.h"
-#include "jwks.h"
 
 namespace m2m {
 
@@ -21,7 +20,6 @@ struct IssuerPolicy {
     std::vector<std::string> client_id_claims{"client_id", "azp", "appid", "cid", "sub"};
     std::vector<std::string> scope_claims{"scope", "scp", "scopes"};
     std::vector<std::string> require_typ;  // empty: "typ" is not checked
-    std::shared_ptr<const KeySet> keys;
 };
 
 }  // namespace m2m

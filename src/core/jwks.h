@@ -53,7 +53,7 @@ struct JwksParseResult {
 
 JwksParseResult parse_jwks(std::string_view json) noexcept;
 
-// Moves a parsed set behind the pointer IssuerPolicy::keys holds. Null if
+// Moves a parsed set behind the pointer IssuerKeys::set holds. Null if
 // memory ran out: a worker importing keys then keeps its old ones rather
 // than throwing into nginx.
 std::shared_ptr<const KeySet> share_keys(KeySet keys) noexcept;

@@ -52,8 +52,9 @@ Status Token::parse(std::string_view compact, Token *out) noexcept
             decode_object(payload_part, &token.claims_) != Status::ok) {
             return Status::malformed;
         }
-        // An empty signature is well-formed (RFC 7515 unsecured JWS); verify()
-        // refuses it as alg_not_allowed or bad_signature, which says more.
+        // An empty signature is well-formed (RFC 7515 unsecured JWS);
+        // authenticate() refuses it as alg_not_allowed or bad_signature,
+        // which says more.
         std::string signature;
         if (!base64url_decode(signature_part, &signature)) {
             return Status::malformed;

@@ -1,5 +1,6 @@
 // A compact JWS split and decoded, but not yet trusted: nothing read from a
-// Token may reach a variable or a log line before verify() says ok.
+// Token may reach a variable or a log line before authenticate() has made it
+// a VerifiedToken (authenticate.h).
 #pragma once
 
 #include <string>

@@ -1,6 +1,6 @@
 // parse_jwks on arbitrary bytes, down through cjose's key import: a JWK Set
 // comes from the network, so nothing in it may reach a library assert, and
-// every key it yields must be one verify() can use as it stands.
+// every key it yields must be one authenticate() can use as it stands.
 #include <cstddef>
 #include <cstdint>
 #include <optional>

@@ -1,4 +1,4 @@
-#include "verify.h"
+#include "authenticate.h"
 
 #include <cmath>
 #include <strings.h>
@@ -104,30 +104,18 @@ bool numeric_date(const json_t *claims, const char *name, double *value, bool *p
     return std::isfinite(*value);
 }
 
-Status check_times(const json_t *claims, int64_t now, int64_t leeway)
+TimeClaims read_times(const json_t *claims)
 {
-    double exp = 0, nbf = 0, iat = 0;
-    bool has_exp, has_nbf, has_iat;
-    if (!numeric_date(claims, "exp", &exp, &has_exp) || !numeric_date(claims, "nbf", &nbf, &has_nbf) ||
-        !numeric_date(claims, "iat", &iat, &has_iat)) {
-        return Status::malformed_claim;
+    TimeClaims times;
+    bool has_exp;
+    if (!numeric_date(claims, "exp", &times.exp, &has_exp) ||
+        !numeric_date(claims, "nbf", &times.nbf, &times.has_nbf) ||
+        !numeric_date(claims, "iat", &times.iat, &times.has_iat)) {
+        times.status = Status::malformed_claim;
+    } else if (!has_exp) {
+        times.status = Status::missing_exp;
     }
-    const double t = static_cast<double>(now);
-    const double skew = static_cast<double>(leeway);
-    if (!has_exp) {
-        return Status::missing_exp;
-    }
-    // RFC 7519 §4.1.4: the current time must be before exp.
-    if (t >= exp + skew) {
-        return Status::expired;
-    }
-    if (has_nbf && nbf > t + skew) {
-        return Status::not_yet_valid;
-    }
-    if (has_iat && iat > t + skew) {
-        return Status::issued_in_future;
-    }
-    return Status::ok;
+    return times;
 }
 
 Status check_audience(const json_t *claims, const std::vector<std::string> &audiences)
@@ -173,79 +161,52 @@ Status check_audience(const json_t *claims, const std::vector<std::string> &audi
 
 }  // namespace
 
-Status verify_token(const Token &token, const IssuerPolicy &policy, const KeySet &keys, int64_t now,
-                    bool *signature_verified) noexcept
+Status authenticate(Token token, const IssuerPolicy &issuer, const IssuerKeys &keys,
+                    std::shared_ptr<const VerifiedToken> *out) noexcept
 {
-    *signature_verified = false;
+    out->reset();
     try {
+        if (!keys.set || keys.set->empty()) {
+            return Status::keys_unavailable;
+        }
         auto alg = algorithm_from_name(token.alg());
-        if (!alg || !policy.algorithms.contains(*alg)) {
+        if (!alg || !issuer.algorithms.contains(*alg)) {
             return Status::alg_not_allowed;
         }
         // RFC 7515 §4.1.11: we implement no extension, so any "crit" is refused.
         if (json_object_get(token.header(), "crit")) {
             return Status::unsupported_crit;
         }
-        if (!policy.require_typ.empty() && !typ_allowed(token.header(), policy.require_typ)) {
+        if (!issuer.require_typ.empty() && !typ_allowed(token.header(), issuer.require_typ)) {
             return Status::wrong_typ;
         }
-        Status status = check_signature(token, *alg, keys);
+        Status status = check_signature(token, *alg, *keys.set);
         if (status != Status::ok) {
             return status;
         }
-        *signature_verified = true;
-        status = check_times(token.claims(), now, policy.leeway);
-        if (status != Status::ok) {
-            return status;
+
+        std::shared_ptr<VerifiedToken> verified(new VerifiedToken());
+        verified->token_ = std::move(token);
+        verified->issuer_ = &issuer;
+        verified->generation_ = keys.generation;
+        const json_t *claims = verified->token_.claims();
+        verified->times_ = read_times(claims);
+        // The caller picked the issuer by "iss"; checked again all the same.
+        verified->claims_status_ = verified->token_.issuer() != issuer.issuer
+                                       ? Status::wrong_issuer
+                                       : check_audience(claims, issuer.audiences);
+        verified->client_id_ = find_client_id(claims, issuer.client_id_claims);
+        auto scopes = collect_scopes(claims, issuer.scope_claims);
+        auto joined = scopes ? join_scopes(*scopes) : std::nullopt;
+        if (!joined) {
+            return Status::internal_error;
         }
-        if (token.issuer() != policy.issuer) {
-            return Status::wrong_issuer;
-        }
-        return check_audience(token.claims(), policy.audiences);
+        verified->scopes_ = std::move(*scopes);
+        verified->scope_string_ = std::move(*joined);
+        *out = std::move(verified);
+        return Status::ok;
     } catch (...) {
         return Status::internal_error;
-    }
-}
-
-void verify(std::string_view compact, const std::vector<const IssuerPolicy *> &issuers, int64_t now,
-            Verification *out) noexcept
-{
-    try {
-        *out = Verification{};
-        out->status = Token::parse(compact, &out->token);
-        if (out->status != Status::ok) {
-            return;
-        }
-        for (const IssuerPolicy *policy : issuers) {
-            if (policy->issuer == out->token.issuer()) {
-                out->issuer = policy;
-                break;
-            }
-        }
-        if (!out->issuer) {
-            out->status = Status::wrong_issuer;
-            return;
-        }
-        if (!out->issuer->keys || out->issuer->keys->empty()) {
-            out->status = Status::keys_unavailable;
-            return;
-        }
-        out->status =
-            verify_token(out->token, *out->issuer, *out->issuer->keys, now, &out->signature_verified);
-        if (out->signature_verified) {
-            const json_t *claims = out->token.claims();
-            out->client_id = find_client_id(claims, out->issuer->client_id_claims);
-            auto scopes = collect_scopes(claims, out->issuer->scope_claims);
-            auto joined = scopes ? join_scopes(*scopes) : std::nullopt;
-            if (!joined) {
-                out->status = Status::internal_error;
-                return;
-            }
-            out->scopes = std::move(*scopes);
-            out->scope_string = std::move(*joined);
-        }
-    } catch (...) {
-        out->status = Status::internal_error;
     }
 }
 

@@ -1,0 +1,80 @@
+// The first of the two steps from a token to a verdict: what a token proves
+// about itself, whatever the request. The caller parses it once and picks
+// the issuer its "iss" names; authenticate() then checks it against that
+// issuer's rules and keys, in this order: alg allow-list, crit, typ, key
+// selection, signature. Once the signature holds, it reads the claims the
+// verdict needs later: the times, the issuer's own iss and aud, the client
+// id and the scopes. Nothing here depends on the clock or the location, so
+// one verified token can serve every request that presents it to the same
+// issuer while the keys stay in one generation; authorize() (authorize.h)
+// judges it for each request.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "issuer_keys.h"
+#include "issuer_policy.h"
+#include "status.h"
+#include "token.h"
+
+namespace m2m {
+
+// exp, nbf and iat as the token has them (NumericDate, RFC 7519 §2).
+struct TimeClaims {
+    Status status = Status::ok;  // malformed_claim (one is not a finite number),
+                                 // else missing_exp (no exp), else ok
+    double exp = 0;
+    double nbf = 0;
+    double iat = 0;
+    bool has_nbf = false;
+    bool has_iat = false;
+};
+
+// A token whose signature held under one issuer's keys. Made only by
+// authenticate(), immutable after: it may be shared between requests.
+class VerifiedToken {
+public:
+    const Token &token() const noexcept { return token_; }
+    // The issuer it was verified for, and the generation of its keys then.
+    const IssuerPolicy &issuer() const noexcept { return *issuer_; }
+    uint64_t generation() const noexcept { return generation_; }
+
+    const TimeClaims &times() const noexcept { return times_; }
+    // The first failure among the issuer's own claim rules: wrong_issuer,
+    // then wrong_audience or malformed_claim (aud); ok when they pass. It is
+    // reported after the times, as authorize() does.
+    Status claims_status() const noexcept { return claims_status_; }
+
+    // Read with the issuer's client_id_claims and scope_claims.
+    const std::string &client_id() const noexcept { return client_id_; }
+    const std::vector<std::string> &scopes() const noexcept { return scopes_; }
+    const std::string &scope_string() const noexcept { return scope_string_; }  // joined by spaces
+
+private:
+    friend Status authenticate(Token token, const IssuerPolicy &issuer, const IssuerKeys &keys,
+                               std::shared_ptr<const VerifiedToken> *out) noexcept;
+    VerifiedToken() = default;
+
+    Token token_;
+    const IssuerPolicy *issuer_ = nullptr;
+    uint64_t generation_ = 0;
+    TimeClaims times_;
+    Status claims_status_ = Status::ok;
+    std::string client_id_;
+    std::vector<std::string> scopes_;
+    std::string scope_string_;
+};
+
+// ok with *out set once the signature holds (the claims may still fail:
+// authorize() says), else the first failure: keys_unavailable (the issuer has
+// no keys yet), alg_not_allowed, unsupported_crit, wrong_typ, unknown_kid,
+// key_alg_mismatch, bad_signature, malformed or internal_error; *out is then
+// null.
+Status authenticate(Token token, const IssuerPolicy &issuer, const IssuerKeys &keys,
+                    std::shared_ptr<const VerifiedToken> *out) noexcept;
+
+}  // namespace m2m

@@ -1,0 +1,228 @@
+// The two steps apart: authenticate() once, authorize() per request. A
+// verified token depends on neither the clock nor the location, records the
+// issuer and the key generation it was verified under, and keeps the order
+// in which failures were always reported (alg ... signature, exp, nbf, iat,
+// iss, aud, then scope), although aud is read in the first step and the
+// times are judged in the second.
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "authenticate.h"
+#include "authorize.h"
+#include "test_keys.h"
+#include "test_suites.h"
+#include "test_support.h"
+
+using m2m::Status;
+using m2m::VerifiedToken;
+using testkeys::KeyName;
+using namespace testsupport;
+
+namespace {
+
+// Only authenticate() makes one, and what it hands out is const.
+static_assert(!std::is_default_constructible<VerifiedToken>::value, "a verified token comes from authenticate()");
+
+std::string rs256(const Members &overrides = {})
+{
+    return testkeys::make_token("RS256", KeyName::rsa, "rsa-1", claims_json(overrides));
+}
+
+// authenticate() alone, which must succeed.
+std::shared_ptr<const VerifiedToken> authenticated(const std::string &compact, const TestIssuer &issuer)
+{
+    m2m::Token token;
+    ck_assert_status(m2m::Token::parse(compact, &token), Status::ok);
+    std::shared_ptr<const VerifiedToken> verified;
+    ck_assert_status(m2m::authenticate(std::move(token), issuer, issuer.keys, &verified), Status::ok);
+    ck_assert_ptr_nonnull(verified.get());
+    return verified;
+}
+
+Status at(const VerifiedToken &token, int64_t now, const std::vector<std::string> *scopes = nullptr)
+{
+    return m2m::authorize(token, now, scopes);
+}
+
+// The module's path for the standard token with `overrides`, at kNow.
+void expect_order(const Members &overrides, Status want, const char *what)
+{
+    const TestIssuer issuer = make_policy();
+    const Status got = verify(rs256(overrides), {&issuer}).status;
+    ck_assert_msg(got == want, "%s: got %s, want %s", what, status_name(got), status_name(want));
+}
+
+}  // namespace
+
+START_TEST(test_one_token_at_two_times)
+{
+    const TestIssuer issuer = make_policy();
+    auto token = authenticated(rs256({{"exp", testsupport::at(600)}}), issuer);
+    // Valid now, expired once exp + leeway has passed, valid again if the
+    // clock is asked earlier: the token keeps no trace of an earlier answer.
+    ck_assert_status(at(*token, kNow), Status::ok);
+    ck_assert_status(at(*token, kNow + 659), Status::ok);
+    ck_assert_status(at(*token, kNow + 660), Status::expired);
+    ck_assert_status(at(*token, kNow + 86400), Status::expired);
+    ck_assert_status(at(*token, kNow), Status::ok);
+
+    // nbf and iat the other way round: refused early, accepted later.
+    auto early = authenticated(rs256({{"nbf", testsupport::at(3600)}, {"exp", testsupport::at(7200)}}), issuer);
+    ck_assert_status(at(*early, kNow), Status::not_yet_valid);
+    ck_assert_status(at(*early, kNow + 3540), Status::ok);
+    auto future = authenticated(rs256({{"iat", testsupport::at(3600)}, {"exp", testsupport::at(7200)}}), issuer);
+    ck_assert_status(at(*future, kNow), Status::issued_in_future);
+    ck_assert_status(at(*future, kNow + 3540), Status::ok);
+    ck_assert_status(at(*future, kNow + 7260), Status::expired);
+}
+END_TEST
+
+START_TEST(test_one_token_in_two_locations)
+{
+    const TestIssuer issuer = make_policy();
+    auto token = authenticated(rs256(), issuer);  // scope "tasks:read tasks:write"
+    const std::vector<std::string> reader = {"tasks:read"};
+    const std::vector<std::string> writer = {"tasks:read", "tasks:write"};
+    const std::vector<std::string> admin = {"admin:all"};
+    const std::vector<std::string> none;
+    // The same token, shared, judged by each location's auth_m2m_scope.
+    std::shared_ptr<const VerifiedToken> shared = token;
+    ck_assert_status(at(*token, kNow, &reader), Status::ok);
+    ck_assert_status(at(*shared, kNow, &admin), Status::insufficient_scope);
+    ck_assert_status(at(*token, kNow, &writer), Status::ok);
+    ck_assert_status(at(*shared, kNow, &none), Status::ok);
+    ck_assert_status(at(*token, kNow, nullptr), Status::ok);
+    ck_assert_status(at(*token, kNow, &admin), Status::insufficient_scope);
+    ck_assert_status(at(*token, kNow, &reader), Status::ok);
+    ck_assert_std_str_eq(token->scope_string(), "tasks:read tasks:write");
+    // Scopes are judged after everything else.
+    ck_assert_status(at(*token, kNow + 86400, &admin), Status::expired);
+}
+END_TEST
+
+START_TEST(test_verified_token_records_issuer_and_generation)
+{
+    TestIssuer issuer = make_policy();
+    issuer.keys.replace(standard_keys(), 41);
+    auto token = authenticated(rs256(), issuer);
+    ck_assert(&token->issuer() == &issuer);
+    ck_assert_uint_eq(token->generation(), 41);
+
+    // New keys do not change a token verified before them: it names the
+    // generation it was checked under, for whoever caches it to compare.
+    issuer.keys.replace(load_keys(testkeys::jwk_set({testkeys::public_jwk(KeyName::rsa_other, "rsa-1")})), 42);
+    ck_assert_uint_eq(token->generation(), 41);
+    ck_assert_status(at(*token, kNow), Status::ok);
+    // ... while the same text under the new keys no longer verifies.
+    ck_assert_status(check_token(rs256(), issuer), Status::bad_signature);
+
+    // Authenticating the same text twice gives equal tokens.
+    issuer.keys.replace(standard_keys(), 43);
+    auto again = authenticated(rs256(), issuer);
+    ck_assert_uint_eq(again->generation(), 43);
+    ck_assert_std_str_eq(again->token().compact(), token->token().compact());
+    ck_assert_std_str_eq(again->client_id(), token->client_id());
+    ck_assert_std_str_eq(again->scope_string(), token->scope_string());
+    ck_assert_status(again->claims_status(), token->claims_status());
+}
+END_TEST
+
+START_TEST(test_claim_failures_recorded_not_reported)
+{
+    // authenticate() succeeds for a signed token with a wrong audience and
+    // records it; authorize() reports it when the times pass.
+    const TestIssuer issuer = make_policy();
+    auto token = authenticated(rs256({{"aud", q("api://other")}}), issuer);
+    ck_assert_status(token->claims_status(), Status::wrong_audience);
+    ck_assert_status(at(*token, kNow), Status::wrong_audience);
+    ck_assert_status(at(*token, kNow + 86400), Status::expired);
+
+    auto malformed = authenticated(rs256({{"aud", "42"}, {"exp", q("soon")}}), issuer);
+    ck_assert_status(malformed->claims_status(), Status::malformed_claim);
+    ck_assert_status(malformed->times().status, Status::malformed_claim);
+
+    auto no_exp = authenticated(rs256({{"exp", ""}}), issuer);
+    ck_assert_status(no_exp->times().status, Status::missing_exp);
+    ck_assert_status(at(*no_exp, kNow), Status::missing_exp);
+}
+END_TEST
+
+// Every pair of failures split across the two steps, reported as before.
+START_TEST(test_failure_order_across_the_steps)
+{
+    const std::string other_aud = q("api://other");
+    // Times (second step) before aud (recorded in the first).
+    const std::string past = testsupport::at(-3600), later = testsupport::at(3600);
+    expect_order({{"exp", past}, {"aud", other_aud}}, Status::expired, "expired, wrong aud");
+    expect_order({{"nbf", later}, {"aud", other_aud}}, Status::not_yet_valid, "nbf ahead, wrong aud");
+    expect_order({{"iat", later}, {"aud", other_aud}}, Status::issued_in_future, "iat ahead, wrong aud");
+    expect_order({{"exp", ""}, {"aud", other_aud}}, Status::missing_exp, "no exp, wrong aud");
+    expect_order({{"exp", q("x")}, {"aud", other_aud}}, Status::malformed_claim, "exp a string, wrong aud");
+    expect_order({{"exp", past}, {"aud", "42"}}, Status::expired, "expired, aud a number");
+    expect_order({{"exp", past}, {"aud", "[\"api://tasks\",7]"}}, Status::expired, "expired, aud array mixed");
+    expect_order({{"exp", past}, {"aud", ""}}, Status::expired, "expired, no aud");
+    // Within the times: exp, nbf, iat.
+    expect_order({{"exp", past}, {"nbf", later}, {"aud", other_aud}}, Status::expired, "expired, nbf ahead");
+    expect_order({{"nbf", later}, {"iat", later}, {"aud", other_aud}}, Status::not_yet_valid, "nbf and iat ahead");
+    // Each alone, for contrast.
+    expect_order({{"aud", other_aud}}, Status::wrong_audience, "wrong aud");
+    expect_order({{"aud", "42"}}, Status::malformed_claim, "aud a number");
+
+    // iss (checked again by authenticate) after the times, before aud.
+    const TestIssuer issuer = make_policy();
+    ck_assert_status(check_token(rs256({{"iss", q("x")}, {"exp", testsupport::at(-3600)}}), issuer), Status::expired);
+    ck_assert_status(check_token(rs256({{"iss", q("x")}, {"aud", other_aud}}), issuer), Status::wrong_issuer);
+    ck_assert_status(check_token(rs256({{"iss", q("x")}, {"nbf", testsupport::at(3600)}}), issuer),
+                     Status::not_yet_valid);
+
+    // Scope (second step, the location's) after everything else.
+    const std::vector<std::string> admin = {"admin:all"};
+    auto scoped = [&](const Members &overrides) { return verify(rs256(overrides), {&issuer}, kNow, &admin).status; };
+    ck_assert_status(scoped({}), Status::insufficient_scope);
+    ck_assert_status(scoped({{"aud", other_aud}}), Status::wrong_audience);
+    ck_assert_status(scoped({{"exp", testsupport::at(-3600)}}), Status::expired);
+    ck_assert_status(scoped({{"scope", q("admin:all")}}), Status::ok);
+
+    // The first step's own failures end it: no token, nothing judged.
+    const std::string forged = testkeys::make_token("RS256", KeyName::rsa_other, "rsa-1",
+                                                    claims_json({{"exp", testsupport::at(-3600)}, {"aud", other_aud}}));
+    Verdict v = verify(forged, {&issuer}, kNow, &admin);
+    ck_assert_status(v.status, Status::bad_signature);
+    ck_assert_ptr_null(v.token.get());
+}
+END_TEST
+
+// Before the first step's checks: parsing, then the issuer by "iss", then
+// whether it has keys at all, then the alg.
+START_TEST(test_order_before_the_signature)
+{
+    TestIssuer keyless = make_policy(nullptr);
+    keyless.algorithms = m2m::AlgorithmSet();
+    keyless.algorithms.add(m2m::Algorithm::ES256);
+    ck_assert_status(verify(rs256(), {&keyless}).status, Status::keys_unavailable);
+    ck_assert_status(verify(rs256({{"iss", q("https://elsewhere.example/")}}), {&keyless}).status,
+                     Status::wrong_issuer);
+    ck_assert_status(verify("a.b", {&keyless}).status, Status::malformed);
+    const TestIssuer issuer = make_policy();
+    ck_assert_status(verify(rs256({{"iss", "42"}}), {&issuer}).status, Status::malformed_claim);
+}
+END_TEST
+
+Suite *authorize_suite()
+{
+    Suite *s = suite_create("authorize");
+    TCase *steps = tcase_create("two steps");
+    tcase_add_test(steps, test_one_token_at_two_times);
+    tcase_add_test(steps, test_one_token_in_two_locations);
+    tcase_add_test(steps, test_verified_token_records_issuer_and_generation);
+    suite_add_tcase(s, steps);
+
+    TCase *order = tcase_create("order");
+    tcase_add_test(order, test_claim_failures_recorded_not_reported);
+    tcase_add_test(order, test_failure_order_across_the_steps);
+    tcase_add_test(order, test_order_before_the_signature);
+    suite_add_tcase(s, order);
+    return s;
+}
