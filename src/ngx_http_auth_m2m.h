@@ -191,7 +191,7 @@ char *ngx_http_auth_m2m_claim_set(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 /* ngx_http_auth_m2m_conf.cpp */
-char *ngx_http_auth_m2m_conf_block(ngx_conf_t *cf, ngx_command_t *commands,
+char *ngx_http_auth_m2m_conf_block(ngx_conf_t *cf, ngx_command_t **tables,
     void *conf);
 char *ngx_http_auth_m2m_conf_set_list_slot(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

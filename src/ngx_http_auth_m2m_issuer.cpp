@@ -432,6 +432,7 @@ ngx_http_auth_m2m_issuer_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     char                        *rv;
     ngx_str_t                   *value;
+    ngx_command_t               *tables[2];
     ngx_http_auth_m2m_issuer_t  *issuer;
 
     value = static_cast<ngx_str_t *>(cf->args->elts);
@@ -457,8 +458,10 @@ ngx_http_auth_m2m_issuer_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     issuer->defined = 1;
 
-    rv = ngx_http_auth_m2m_conf_block(cf, ngx_http_auth_m2m_issuer_commands,
-                                      issuer);
+    tables[0] = ngx_http_auth_m2m_issuer_commands;
+    tables[1] = NULL;
+
+    rv = ngx_http_auth_m2m_conf_block(cf, tables, issuer);
     if (rv != NGX_CONF_OK) {
         return rv;
     }
