@@ -62,6 +62,7 @@ typedef void  ngx_ssl_t;
 
 typedef struct ngx_http_auth_m2m_issuer_sh_s  ngx_http_auth_m2m_issuer_sh_t;
 typedef struct ngx_http_auth_m2m_fetch_s      ngx_http_auth_m2m_fetch_t;
+typedef struct ngx_http_auth_m2m_fetched_s    ngx_http_auth_m2m_fetched_t;
 
 
 /* One auth_m2m_issuer block; created by its first mention, so that auth_m2m
@@ -237,7 +238,22 @@ void ngx_http_auth_m2m_exit_process(ngx_cycle_t *cycle);
 void ngx_http_auth_m2m_refresh_soon(ngx_http_auth_m2m_issuer_t *issuer);
 time_t ngx_http_auth_m2m_retry_after(ngx_http_auth_m2m_issuer_t *issuer);
 
+/* JWK Set text for ngx_http_auth_m2m_install_keys(), and where it is from. */
+typedef struct {
+    std::string_view              text;
+    ngx_str_t                    *from;        /* its file or URL, for logs;
+                                                  NULL: read back from the
+                                                  zone, logged when fetched */
+    ngx_conf_t                   *cf;          /* read at this directive,
+                                                  which the warnings name */
+    ngx_http_auth_m2m_fetched_t  *fetched;     /* fetched now: to the zone
+                                                  first, for its generation */
+    ngx_uint_t                    generation;  /* otherwise */
+} ngx_http_auth_m2m_jwks_t;
+
 /* ngx_http_auth_m2m_keys.cpp */
+ngx_int_t ngx_http_auth_m2m_install_keys(ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_http_auth_m2m_jwks_t *jwks, const char **reason);
 void ngx_http_auth_m2m_sync_keys(ngx_http_auth_m2m_issuer_t *issuer);
 void ngx_http_auth_m2m_sync_all(ngx_http_auth_m2m_main_conf_t *amcf);
 ngx_http_auth_m2m_issuer_t *ngx_http_auth_m2m_issuer_of(

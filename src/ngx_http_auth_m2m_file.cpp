@@ -1,12 +1,10 @@
 /*
- * The jwks_file key source: the file is read and its keys imported while the
- * configuration is parsed, so "nginx -t" reports a bad key file, and again
- * on every reload.
+ * The jwks_file key source: the file is read and its keys installed while
+ * the configuration is parsed, so "nginx -t" reports a bad key file, and
+ * again on every reload.
  */
 
 #include "ngx_http_auth_m2m.h"
-
-#include "core/jwks.h"
 
 
 namespace {
@@ -55,11 +53,15 @@ ngx_http_auth_m2m_read_file(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
 }
 
 
+/* May throw. */
 ngx_int_t
 ngx_http_auth_m2m_load_jwks_file(ngx_conf_t *cf,
     ngx_http_auth_m2m_issuer_t *issuer)
 {
-    std::string  text;
+    ngx_int_t                 rc;
+    std::string               text;
+    const char               *reason;
+    ngx_http_auth_m2m_jwks_t  jwks;
 
     if (ngx_http_auth_m2m_read_file(cf, issuer, &issuer->jwks_file, &text)
         != NGX_OK)
@@ -67,26 +69,27 @@ ngx_http_auth_m2m_load_jwks_file(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    m2m::JwksParseResult  parsed = m2m::parse_jwks(text);
+    jwks.text = text;
+    jwks.from = &issuer->jwks_file;
+    jwks.cf = cf;
+    jwks.fetched = NULL;
+    jwks.generation = 1;
 
-    for (const auto &skipped : parsed.skipped) {
-        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "auth_m2m_issuer \"%V\": \"jwks_file\" \"%V\": "
-                           "key ignored: %s",
-                           &issuer->name, &issuer->jwks_file, skipped.c_str());
+    rc = ngx_http_auth_m2m_install_keys(issuer, &jwks, &reason);
+
+    if (rc == NGX_ERROR) {
+        /* out of memory: the directive's catch reports it */
+        throw std::bad_alloc();
     }
 
-    if (parsed.status != m2m::Status::ok) {
+    if (rc != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "auth_m2m_issuer \"%V\": \"jwks_file\" \"%V\" "
                            "is not a usable JWK Set: %s",
-                           &issuer->name, &issuer->jwks_file,
-                           m2m::reason_code(parsed.status));
+                           &issuer->name, &issuer->jwks_file, reason);
         return NGX_ERROR;
     }
 
-    issuer->policy->keys =
-        std::make_shared<const m2m::KeySet>(std::move(parsed.keys));
     issuer->jwks_file_loaded = ngx_time();
 
     return NGX_OK;

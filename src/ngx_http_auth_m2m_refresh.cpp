@@ -10,7 +10,6 @@
 #include "ngx_http_auth_m2m_zone.h"
 
 #include "core/discovery.h"
-#include "core/jwks.h"
 #include "core/refresh_policy.h"
 
 
@@ -155,46 +154,6 @@ ngx_http_auth_m2m_view(ngx_str_t *out, const std::string &s)
 }
 
 
-/* Returns the reason the set could not be stored, or NULL. */
-const char *
-ngx_http_auth_m2m_store_keys(ngx_http_auth_m2m_issuer_t *issuer,
-    ngx_http_auth_m2m_fetch_t *f, m2m::JwksParseResult *parsed)
-{
-    ngx_int_t                            rc;
-    ngx_uint_t                           generation;
-    ngx_http_auth_m2m_fetched_t          fetched;
-    std::shared_ptr<const m2m::KeySet>   keys;
-
-    ngx_http_auth_m2m_view(&fetched.jwks, f->response->body());
-    ngx_http_auth_m2m_view(&fetched.etag, f->response->etag());
-    ngx_http_auth_m2m_view(&fetched.last_modified,
-                           f->response->last_modified());
-    fetched.refresh_in = ngx_http_auth_m2m_refresh_in(issuer, f);
-
-    rc = ngx_http_auth_m2m_zone_store(issuer, &fetched, &generation);
-
-    if (rc == NGX_ERROR) {
-        return "zone_full";
-    }
-
-    if (rc == NGX_DECLINED) {
-        /* an old worker's fetch from the URL of its own configuration */
-        return NULL;
-    }
-
-    /* this worker has parsed the set already; short of memory, it imports
-     * the stored set later, as the other workers do */
-    keys = m2m::share_keys(std::move(parsed->keys));
-
-    if (keys) {
-        issuer->policy->keys = std::move(keys);
-        issuer->generation = generation;
-    }
-
-    return NULL;
-}
-
-
 /* Starts a stage of the attempt; the stage before it, if any, has been
  * read. */
 void
@@ -274,9 +233,10 @@ const char *
 ngx_http_auth_m2m_jwks_done(ngx_http_auth_m2m_issuer_t *issuer,
     ngx_http_auth_m2m_fetch_t *f, char *buf)
 {
-    int                   code;
-    const char           *error = f->error;
-    m2m::JwksParseResult  parsed;
+    int                          code;
+    const char                  *error = f->error;
+    ngx_http_auth_m2m_jwks_t     jwks;
+    ngx_http_auth_m2m_fetched_t  fetched;
 
     code = error ? 0 : f->response->status();
 
@@ -297,21 +257,21 @@ ngx_http_auth_m2m_jwks_done(ngx_http_auth_m2m_issuer_t *issuer,
     }
 
     if (error == NULL) {
-        parsed = m2m::parse_jwks(f->response->body());
+        ngx_http_auth_m2m_view(&fetched.jwks, f->response->body());
+        ngx_http_auth_m2m_view(&fetched.etag, f->response->etag());
+        ngx_http_auth_m2m_view(&fetched.last_modified,
+                               f->response->last_modified());
+        fetched.refresh_in = ngx_http_auth_m2m_refresh_in(issuer, f);
 
-        if (parsed.status != m2m::Status::ok) {
-            error = m2m::reason_code(parsed.status);
+        jwks.text = f->response->body();
+        jwks.from = &f->target->display;
+        jwks.cf = NULL;
+        jwks.fetched = &fetched;
+        jwks.generation = 0;
+
+        if (ngx_http_auth_m2m_install_keys(issuer, &jwks, &error) == NGX_OK) {
+            error = NULL;
         }
-    }
-
-    if (error == NULL) {
-        for (const auto &skipped : parsed.skipped) {
-            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
-                          "auth_m2m_issuer \"%V\": key from \"%V\" ignored: %s",
-                          &issuer->name, &f->target->display, skipped.c_str());
-        }
-
-        error = ngx_http_auth_m2m_store_keys(issuer, f, &parsed);
     }
 
     return error;
