@@ -33,14 +33,6 @@ extern "C" {
 extern "C" ngx_module_t  ngx_http_auth_m2m_module;
 
 
-typedef enum {
-    NGX_HTTP_AUTH_M2M_SOURCE_NONE = 0,
-    NGX_HTTP_AUTH_M2M_SOURCE_FILE,
-    NGX_HTTP_AUTH_M2M_SOURCE_URI,
-    NGX_HTTP_AUTH_M2M_SOURCE_DISCOVERY
-} ngx_http_auth_m2m_source_e;
-
-
 /* Where a fetch goes: parsed once, addresses resolved at start unless a
  * resolver is configured. */
 typedef struct {
@@ -62,6 +54,7 @@ typedef void  ngx_ssl_t;
 
 typedef struct ngx_http_auth_m2m_issuer_sh_s  ngx_http_auth_m2m_issuer_sh_t;
 typedef struct ngx_http_auth_m2m_fetch_s      ngx_http_auth_m2m_fetch_t;
+typedef struct ngx_http_auth_m2m_source_s     ngx_http_auth_m2m_source_t;
 typedef struct ngx_http_auth_m2m_fetched_s    ngx_http_auth_m2m_fetched_t;
 
 
@@ -83,9 +76,8 @@ typedef struct {
     ngx_array_t                  *scope_claims;
     ngx_array_t                  *require_typ;
 
-    ngx_http_auth_m2m_source_e    source;
-    ngx_str_t                     jwks_file;
-    time_t                        jwks_file_loaded;
+    ngx_http_auth_m2m_source_t   *source;       /* ngx_http_auth_m2m_source.h */
+    void                         *source_data;  /* the source's own */
     ngx_http_auth_m2m_target_t    target;       /* jwks_uri or discovery */
     u_char                       *url_file;     /* where the URL was set */
     ngx_uint_t                    url_line;
@@ -112,8 +104,6 @@ typedef struct {
     ngx_event_t                   tick;
     ngx_http_auth_m2m_fetch_t    *fetch;        /* in flight from here */
     ngx_msec_t                    fetch_deadline;
-    ngx_http_auth_m2m_target_t   *discovered;   /* jwks_uri from discovery, */
-    ngx_pool_t                   *discovered_pool;  /* allocated here */
 } ngx_http_auth_m2m_issuer_t;
 
 
@@ -203,28 +193,9 @@ ngx_int_t ngx_http_auth_m2m_default_zone(ngx_conf_t *cf,
 /* ngx_http_auth_m2m_issuer.cpp */
 char *ngx_http_auth_m2m_issuer_block(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-char *ngx_http_auth_m2m_set_source(ngx_conf_t *cf,
-    ngx_http_auth_m2m_issuer_t *issuer, ngx_http_auth_m2m_source_e source);
 ngx_http_auth_m2m_issuer_t *ngx_http_auth_m2m_issuer_ref(ngx_conf_t *cf,
     ngx_str_t *name);
 ngx_int_t ngx_http_auth_m2m_check_issuers(ngx_conf_t *cf);
-
-/* ngx_http_auth_m2m_file.cpp */
-char *ngx_http_auth_m2m_set_jwks_file(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-
-/* ngx_http_auth_m2m_remote.cpp */
-char *ngx_http_auth_m2m_set_jwks_uri(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_auth_m2m_set_discovery(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-void ngx_http_auth_m2m_remote_warnings(ngx_conf_t *cf,
-    ngx_http_auth_m2m_issuer_t *issuer);
-ngx_int_t ngx_http_auth_m2m_prepare_remote(ngx_conf_t *cf,
-    ngx_http_auth_m2m_issuer_t *issuer);
-const char *ngx_http_auth_m2m_discovered_target(
-    ngx_http_auth_m2m_issuer_t *issuer, const std::string &uri,
-    ngx_http_auth_m2m_target_t **out);
 
 ngx_http_auth_m2m_state_t *ngx_http_auth_m2m_state(ngx_http_request_t *r);
 void ngx_http_auth_m2m_forget(ngx_http_auth_m2m_state_t *state);
@@ -238,22 +209,7 @@ void ngx_http_auth_m2m_exit_process(ngx_cycle_t *cycle);
 void ngx_http_auth_m2m_refresh_soon(ngx_http_auth_m2m_issuer_t *issuer);
 time_t ngx_http_auth_m2m_retry_after(ngx_http_auth_m2m_issuer_t *issuer);
 
-/* JWK Set text for ngx_http_auth_m2m_install_keys(), and where it is from. */
-typedef struct {
-    std::string_view              text;
-    ngx_str_t                    *from;        /* its file or URL, for logs;
-                                                  NULL: read back from the
-                                                  zone, logged when fetched */
-    ngx_conf_t                   *cf;          /* read at this directive,
-                                                  which the warnings name */
-    ngx_http_auth_m2m_fetched_t  *fetched;     /* fetched now: to the zone
-                                                  first, for its generation */
-    ngx_uint_t                    generation;  /* otherwise */
-} ngx_http_auth_m2m_jwks_t;
-
 /* ngx_http_auth_m2m_keys.cpp */
-ngx_int_t ngx_http_auth_m2m_install_keys(ngx_http_auth_m2m_issuer_t *issuer,
-    ngx_http_auth_m2m_jwks_t *jwks, const char **reason);
 void ngx_http_auth_m2m_sync_keys(ngx_http_auth_m2m_issuer_t *issuer);
 void ngx_http_auth_m2m_sync_all(ngx_http_auth_m2m_main_conf_t *amcf);
 ngx_http_auth_m2m_issuer_t *ngx_http_auth_m2m_issuer_of(

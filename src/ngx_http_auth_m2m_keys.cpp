@@ -6,9 +6,8 @@
  * has, so that every worker verifies with what any of them fetched.
  */
 
+#include "ngx_http_auth_m2m_source.h"
 #include "ngx_http_auth_m2m_zone.h"
-
-#include "core/jwks.h"
 
 
 /*
