@@ -35,14 +35,6 @@ extern "C" {
 extern "C" ngx_module_t  ngx_http_auth_m2m_module;
 
 
-typedef enum {
-    NGX_HTTP_AUTH_M2M_SOURCE_NONE = 0,
-    NGX_HTTP_AUTH_M2M_SOURCE_FILE,
-    NGX_HTTP_AUTH_M2M_SOURCE_URI,
-    NGX_HTTP_AUTH_M2M_SOURCE_DISCOVERY
-} ngx_http_auth_m2m_source_e;
-
-
 /* Where a fetch goes: parsed once, addresses resolved at start unless a
  * resolver is configured. */
 typedef struct {
@@ -64,6 +56,8 @@ typedef void  ngx_ssl_t;
 
 typedef struct ngx_http_auth_m2m_issuer_sh_s  ngx_http_auth_m2m_issuer_sh_t;
 typedef struct ngx_http_auth_m2m_fetch_s      ngx_http_auth_m2m_fetch_t;
+typedef struct ngx_http_auth_m2m_source_s     ngx_http_auth_m2m_source_t;
+typedef struct ngx_http_auth_m2m_fetched_s    ngx_http_auth_m2m_fetched_t;
 
 
 /* One auth_m2m_issuer block; created by its first mention, so that auth_m2m
@@ -84,9 +78,8 @@ typedef struct {
     ngx_array_t                  *scope_claims;
     ngx_array_t                  *require_typ;
 
-    ngx_http_auth_m2m_source_e    source;
-    ngx_str_t                     jwks_file;
-    time_t                        jwks_file_loaded;
+    ngx_http_auth_m2m_source_t   *source;       /* ngx_http_auth_m2m_source.h */
+    void                         *source_data;  /* the source's own */
     ngx_http_auth_m2m_target_t    target;       /* jwks_uri or discovery */
     u_char                       *url_file;     /* where the URL was set */
     ngx_uint_t                    url_line;
@@ -113,8 +106,6 @@ typedef struct {
     ngx_event_t                   tick;
     ngx_http_auth_m2m_fetch_t    *fetch;        /* in flight from here */
     ngx_msec_t                    fetch_deadline;
-    ngx_http_auth_m2m_target_t   *discovered;   /* jwks_uri from discovery, */
-    ngx_pool_t                   *discovered_pool;  /* allocated here */
 } ngx_http_auth_m2m_issuer_t;
 
 
@@ -197,7 +188,7 @@ char *ngx_http_auth_m2m_claim_set(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 /* ngx_http_auth_m2m_conf.cpp */
-char *ngx_http_auth_m2m_conf_block(ngx_conf_t *cf, ngx_command_t *commands,
+char *ngx_http_auth_m2m_conf_block(ngx_conf_t *cf, ngx_command_t **tables,
     void *conf);
 char *ngx_http_auth_m2m_conf_set_list_slot(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -208,28 +199,9 @@ ngx_int_t ngx_http_auth_m2m_default_zone(ngx_conf_t *cf,
 /* ngx_http_auth_m2m_issuer.cpp */
 char *ngx_http_auth_m2m_issuer_block(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-char *ngx_http_auth_m2m_set_source(ngx_conf_t *cf,
-    ngx_http_auth_m2m_issuer_t *issuer, ngx_http_auth_m2m_source_e source);
 ngx_http_auth_m2m_issuer_t *ngx_http_auth_m2m_issuer_ref(ngx_conf_t *cf,
     ngx_str_t *name);
 ngx_int_t ngx_http_auth_m2m_check_issuers(ngx_conf_t *cf);
-
-/* ngx_http_auth_m2m_file.cpp */
-char *ngx_http_auth_m2m_set_jwks_file(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-
-/* ngx_http_auth_m2m_remote.cpp */
-char *ngx_http_auth_m2m_set_jwks_uri(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_auth_m2m_set_discovery(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-void ngx_http_auth_m2m_remote_warnings(ngx_conf_t *cf,
-    ngx_http_auth_m2m_issuer_t *issuer);
-ngx_int_t ngx_http_auth_m2m_prepare_remote(ngx_conf_t *cf,
-    ngx_http_auth_m2m_issuer_t *issuer);
-const char *ngx_http_auth_m2m_discovered_target(
-    ngx_http_auth_m2m_issuer_t *issuer, const std::string &uri,
-    ngx_http_auth_m2m_target_t **out);
 
 /* ngx_http_auth_m2m_request.cpp */
 ngx_http_auth_m2m_state_t *ngx_http_auth_m2m_state(ngx_http_request_t *r,

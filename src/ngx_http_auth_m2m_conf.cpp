@@ -1,6 +1,6 @@
 /*
  * Blocks with directives of their own, such as auth_m2m_issuer { }: their
- * lines are parsed against an inner ngx_command_t table with nginx's slots,
+ * lines are parsed against inner ngx_command_t tables with nginx's slots,
  * as nginx-otel parses its otel_exporter block. nginx cannot look these
  * directives up itself: in the module's table, "issuer" or "refresh" would
  * be http-level directives.
@@ -15,9 +15,28 @@
 namespace {
 
 typedef struct {
-    ngx_command_t                *commands;
+    ngx_command_t               **tables;       /* NULL-terminated */
     void                         *conf;
 } ngx_http_auth_m2m_block_t;
+
+
+ngx_command_t *
+ngx_http_auth_m2m_find_command(ngx_command_t **tables, ngx_str_t *name)
+{
+    ngx_command_t  *cmd;
+
+    for ( /* void */ ; *tables; tables++) {
+        for (cmd = *tables; cmd->name.len; cmd++) {
+            if (cmd->name.len == name->len
+                && ngx_strncmp(cmd->name.data, name->data, name->len) == 0)
+            {
+                return cmd;
+            }
+        }
+    }
+
+    return NULL;
+}
 
 
 /* What ngx_conf_handler() does for a module's table, with its messages. */
@@ -35,15 +54,9 @@ ngx_http_auth_m2m_block_line(ngx_conf_t *cf, ngx_command_t *dummy, void *data)
     name = static_cast<ngx_str_t *>(cf->args->elts);
     nargs = cf->args->nelts - 1;
 
-    for (cmd = block->commands; cmd->name.len; cmd++) {
-        if (cmd->name.len == name->len
-            && ngx_strncmp(cmd->name.data, name->data, name->len) == 0)
-        {
-            break;
-        }
-    }
+    cmd = ngx_http_auth_m2m_find_command(block->tables, name);
 
-    if (cmd->name.len == 0) {
+    if (cmd == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "unknown directive \"%V\"",
                            name);
         return static_cast<char *>(NGX_CONF_ERROR);
@@ -104,14 +117,14 @@ ngx_http_auth_m2m_add_zone(ngx_conf_t *cf, ngx_http_auth_m2m_main_conf_t *amcf,
 
 
 char *
-ngx_http_auth_m2m_conf_block(ngx_conf_t *cf, ngx_command_t *commands,
+ngx_http_auth_m2m_conf_block(ngx_conf_t *cf, ngx_command_t **tables,
     void *conf)
 {
     char                       *rv;
     ngx_conf_t                  save;
     ngx_http_auth_m2m_block_t   block;
 
-    block.commands = commands;
+    block.tables = tables;
     block.conf = conf;
 
     save = *cf;

@@ -1,15 +1,36 @@
 /*
- * The jwks_file key source: the file is read and its keys imported while the
- * configuration is parsed, so "nginx -t" reports a bad key file, and again
- * on every reload.
+ * The jwks_file key source: the file is read and its keys installed while
+ * the configuration is parsed, so "nginx -t" reports a bad key file, and
+ * again on every reload. The workers inherit the keys; nothing is fetched.
  */
 
-#include "ngx_http_auth_m2m.h"
-
-#include "core/jwks.h"
+#include "ngx_http_auth_m2m_source.h"
 
 
 namespace {
+
+typedef struct {
+    ngx_str_t                     path;
+    time_t                        loaded;
+} ngx_http_auth_m2m_file_t;
+
+
+char *ngx_http_auth_m2m_set_jwks_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+ngx_command_t  ngx_http_auth_m2m_file_commands[] = {
+
+    { ngx_string("jwks_file"),
+      NGX_CONF_TAKE1,
+      ngx_http_auth_m2m_set_jwks_file,
+      0,
+      offsetof(ngx_http_auth_m2m_file_t, path),
+      NULL },
+
+      ngx_null_command
+};
+
 
 ngx_int_t
 ngx_http_auth_m2m_read_file(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
@@ -55,70 +76,121 @@ ngx_http_auth_m2m_read_file(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
 }
 
 
+/* May throw. */
 ngx_int_t
 ngx_http_auth_m2m_load_jwks_file(ngx_conf_t *cf,
-    ngx_http_auth_m2m_issuer_t *issuer)
+    ngx_http_auth_m2m_issuer_t *issuer, ngx_http_auth_m2m_file_t *file)
 {
-    std::string  text;
+    ngx_int_t                 rc;
+    std::string               text;
+    const char               *reason;
+    ngx_http_auth_m2m_jwks_t  jwks;
 
-    if (ngx_http_auth_m2m_read_file(cf, issuer, &issuer->jwks_file, &text)
-        != NGX_OK)
+    if (ngx_http_auth_m2m_read_file(cf, issuer, &file->path, &text) != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    m2m::JwksParseResult  parsed = m2m::parse_jwks(text);
+    jwks.text = text;
+    jwks.from = &file->path;
+    jwks.cf = cf;
+    jwks.fetched = NULL;
+    jwks.generation = 1;
 
-    for (const auto &skipped : parsed.skipped) {
-        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "auth_m2m_issuer \"%V\": \"jwks_file\" \"%V\": "
-                           "key ignored: %s",
-                           &issuer->name, &issuer->jwks_file, skipped.c_str());
+    rc = ngx_http_auth_m2m_install_keys(issuer, &jwks, &reason);
+
+    if (rc == NGX_ERROR) {
+        /* out of memory: the directive's catch reports it */
+        throw std::bad_alloc();
     }
 
-    if (parsed.status != m2m::Status::ok) {
+    if (rc != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "auth_m2m_issuer \"%V\": \"jwks_file\" \"%V\" "
                            "is not a usable JWK Set: %s",
-                           &issuer->name, &issuer->jwks_file,
-                           m2m::reason_code(parsed.status));
+                           &issuer->name, &file->path, reason);
         return NGX_ERROR;
     }
 
-    /* one generation per configuration: the file is read again only by a
-     * reload, which makes new issuers */
-    issuer->keys->replace(
-        std::make_shared<const m2m::KeySet>(std::move(parsed.keys)), 1);
-    issuer->jwks_file_loaded = ngx_time();
+    file->loaded = ngx_time();
 
     return NGX_OK;
 }
 
-} /* namespace */
 
-
+/* May throw. */
 char *
 ngx_http_auth_m2m_set_jwks_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_auth_m2m_issuer_t  *issuer =
         static_cast<ngx_http_auth_m2m_issuer_t *>(conf);
 
-    char  *rv = ngx_http_auth_m2m_set_source(cf, issuer,
-                                             NGX_HTTP_AUTH_M2M_SOURCE_FILE);
+    char                      *rv;
+    ngx_http_auth_m2m_file_t  *file;
 
-    if (rv == NGX_CONF_OK) {
-        rv = ngx_conf_set_str_slot(cf, cmd, conf);
-    }
-
+    rv = ngx_http_auth_m2m_set_source(cf, issuer,
+                                      &ngx_http_auth_m2m_source_file);
     if (rv != NGX_CONF_OK) {
         return rv;
     }
 
-    if (ngx_conf_full_name(cf->cycle, &issuer->jwks_file, 1) != NGX_OK
-        || ngx_http_auth_m2m_load_jwks_file(cf, issuer) != NGX_OK)
+    file = static_cast<ngx_http_auth_m2m_file_t *>(
+               ngx_pcalloc(cf->pool, sizeof(ngx_http_auth_m2m_file_t)));
+    if (file == NULL) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    issuer->source_data = file;
+
+    rv = ngx_conf_set_str_slot(cf, cmd, file);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (ngx_conf_full_name(cf->cycle, &file->path, 1) != NGX_OK
+        || ngx_http_auth_m2m_load_jwks_file(cf, issuer, file) != NGX_OK)
     {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
     return NGX_CONF_OK;
 }
+
+
+ngx_int_t
+ngx_http_auth_m2m_file_finish(ngx_conf_t *cf,
+    ngx_http_auth_m2m_issuer_t *issuer)
+{
+    ngx_http_auth_m2m_tls_unused(cf, issuer);
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_auth_m2m_file_describe(ngx_http_auth_m2m_issuer_t *issuer,
+    m2m::IssuerReport *report)
+{
+    ngx_http_auth_m2m_file_t  *file =
+        static_cast<ngx_http_auth_m2m_file_t *>(issuer->source_data);
+
+    report->location = ngx_http_auth_m2m_string(file->path.data,
+                                                file->path.len);
+    report->generation = 1;
+    report->last_attempt = file->loaded;
+    report->last_success = file->loaded;
+}
+
+} /* namespace */
+
+
+ngx_http_auth_m2m_source_t  ngx_http_auth_m2m_source_file = {
+    "jwks_file",
+    ngx_http_auth_m2m_file_commands,
+    ngx_http_auth_m2m_file_finish,
+    NULL,                                  /* prepare */
+    NULL,                                  /* zone_key: not shared */
+    NULL,                                  /* begin */
+    NULL,                                  /* complete */
+    ngx_http_auth_m2m_file_describe
+};

@@ -5,7 +5,7 @@
  * defaults and the m2m::IssuerPolicy the core checks tokens against.
  */
 
-#include "ngx_http_auth_m2m.h"
+#include "ngx_http_auth_m2m_source.h"
 
 #include <string_view>
 
@@ -39,7 +39,8 @@ ngx_conf_post_t  ngx_http_auth_m2m_size_not_zero =
     { ngx_http_auth_m2m_not_zero<size_t> };
 
 
-/* The conf each directive is given is the ngx_http_auth_m2m_issuer_t. */
+/* The conf each directive is given is the ngx_http_auth_m2m_issuer_t. The
+ * key sources' directives are in their own tables. */
 ngx_command_t  ngx_http_auth_m2m_issuer_commands[] = {
 
     { ngx_string("issuer"),
@@ -47,27 +48,6 @@ ngx_command_t  ngx_http_auth_m2m_issuer_commands[] = {
       ngx_http_auth_m2m_set_issuer,
       0,
       offsetof(ngx_http_auth_m2m_issuer_t, iss),
-      NULL },
-
-    { ngx_string("jwks_file"),
-      NGX_CONF_TAKE1,
-      ngx_http_auth_m2m_set_jwks_file,
-      0,
-      offsetof(ngx_http_auth_m2m_issuer_t, jwks_file),
-      NULL },
-
-    { ngx_string("jwks_uri"),
-      NGX_CONF_TAKE1,
-      ngx_http_auth_m2m_set_jwks_uri,
-      0,
-      0,
-      NULL },
-
-    { ngx_string("discovery"),
-      NGX_CONF_TAKE1,
-      ngx_http_auth_m2m_set_discovery,
-      0,
-      0,
       NULL },
 
     { ngx_string("audience"),
@@ -284,14 +264,6 @@ ngx_http_auth_m2m_finish_issuer(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    if (issuer->source == NGX_HTTP_AUTH_M2M_SOURCE_NONE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "auth_m2m_issuer \"%V\" has no key source: "
-                           "set one of \"jwks_file\", \"jwks_uri\" or "
-                           "\"discovery\"", &issuer->name);
-        return NGX_ERROR;
-    }
-
     ngx_conf_init_value(issuer->refresh, 600);
     ngx_conf_init_msec_value(issuer->fetch_timeout, 5000);
     ngx_conf_init_size_value(issuer->jwks_max_size, 1024 * 1024);
@@ -321,7 +293,9 @@ ngx_http_auth_m2m_finish_issuer(ngx_conf_t *cf,
     ngx_http_auth_m2m_copy_list(&policy->scope_claims, issuer->scope_claims);
     ngx_http_auth_m2m_copy_list(&policy->require_typ, issuer->require_typ);
 
-    ngx_http_auth_m2m_remote_warnings(cf, issuer);
+    if (ngx_http_auth_m2m_finish_source(cf, issuer) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (issuer->policy->audiences.empty()) {
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
@@ -334,28 +308,6 @@ ngx_http_auth_m2m_finish_issuer(ngx_conf_t *cf,
 }
 
 } /* namespace */
-
-
-/* Exactly one key source: a second one is refused, not silently ignored. */
-char *
-ngx_http_auth_m2m_set_source(ngx_conf_t *cf,
-    ngx_http_auth_m2m_issuer_t *issuer, ngx_http_auth_m2m_source_e source)
-{
-    if (issuer->source == source) {
-        return const_cast<char *>("is duplicate");
-    }
-
-    if (issuer->source != NGX_HTTP_AUTH_M2M_SOURCE_NONE) {
-        return ngx_http_auth_m2m_issuer_refuse(cf, issuer,
-                                               "conflicts with another key "
-                                               "source: use exactly one of "
-                                               "jwks_file, jwks_uri and "
-                                               "discovery");
-    }
-
-    issuer->source = source;
-    return NGX_CONF_OK;
-}
 
 
 ngx_http_auth_m2m_issuer_t *
@@ -389,8 +341,8 @@ ngx_http_auth_m2m_issuer_ref(ngx_conf_t *cf, ngx_str_t *name)
      * set by ngx_pcalloc():
      *
      *     issuer->iss = { 0, NULL };
-     *     issuer->source = NGX_HTTP_AUTH_M2M_SOURCE_NONE;
-     *     issuer->jwks_file = { 0, NULL };
+     *     issuer->source = NULL;
+     *     issuer->source_data = NULL;
      *     issuer->trusted_certificate = { 0, NULL };
      */
 
@@ -462,8 +414,10 @@ ngx_http_auth_m2m_issuer_block(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     issuer->defined = 1;
 
-    rv = ngx_http_auth_m2m_conf_block(cf, ngx_http_auth_m2m_issuer_commands,
-                                      issuer);
+    rv = ngx_http_auth_m2m_conf_block(
+             cf, ngx_http_auth_m2m_source_commands(
+                     ngx_http_auth_m2m_issuer_commands),
+             issuer);
     if (rv != NGX_CONF_OK) {
         return rv;
     }
@@ -505,7 +459,9 @@ ngx_http_auth_m2m_check_issuers(ngx_conf_t *cf)
             return NGX_ERROR;
         }
 
-        if (ngx_http_auth_m2m_prepare_remote(cf, issuers[i]) != NGX_OK) {
+        if (issuers[i]->source->prepare
+            && issuers[i]->source->prepare(cf, issuers[i]) != NGX_OK)
+        {
             return NGX_ERROR;
         }
     }

@@ -1,16 +1,16 @@
 /*
- * Keeping remote key sets fresh. Every worker ticks once a second per remote
- * issuer; whichever finds a refresh due takes the zone's fetch lease and
- * fetches (the discovery document first, for discovery); everyone
- * re-imports when the zone's generation moves. Requests that wait for keys
- * meanwhile are in ngx_http_auth_m2m_wait.cpp.
+ * Keeping fetched key sets fresh. Every worker ticks once a second per
+ * issuer whose keys are fetched; whichever finds a refresh due takes the
+ * zone's fetch lease and runs an attempt, whose fetches its key source
+ * names (begin, then complete for each); everyone re-imports when the
+ * zone's generation moves. Requests that wait for keys meanwhile are in
+ * ngx_http_auth_m2m_wait.cpp.
  */
 
 #include "ngx_http_auth_m2m_fetch.h"
+#include "ngx_http_auth_m2m_source.h"
 #include "ngx_http_auth_m2m_zone.h"
 
-#include "core/discovery.h"
-#include "core/jwks.h"
 #include "core/refresh_policy.h"
 
 
@@ -21,9 +21,6 @@ const ngx_msec_t  kIdleTick = 1000;
 
 /* The most a 503 asks a client to wait before retrying. */
 const time_t  kMaxRetryAfter = 300;
-
-/* Room for "http_status_NNN". */
-const size_t  kReasonLen = 32;
 
 
 void ngx_http_auth_m2m_fetch_done(ngx_http_auth_m2m_fetch_t *f);
@@ -44,26 +41,6 @@ double
 ngx_http_auth_m2m_jitter_unit()
 {
     return static_cast<double>(ngx_random() % 1000000) / 1000000.0;
-}
-
-
-/* After an answer with keys, new or unchanged. */
-time_t
-ngx_http_auth_m2m_refresh_in(ngx_http_auth_m2m_issuer_t *issuer,
-    ngx_http_auth_m2m_fetch_t *f)
-{
-    return m2m::next_refresh_after_success(
-               ngx_http_auth_m2m_refresh_policy(issuer),
-               f->response->max_age(), ngx_http_auth_m2m_jitter_unit());
-}
-
-
-bool
-ngx_http_auth_m2m_stage_is_discovery(ngx_http_auth_m2m_issuer_t *issuer,
-    ngx_http_auth_m2m_fetch_t *f)
-{
-    return issuer->source == NGX_HTTP_AUTH_M2M_SOURCE_DISCOVERY
-           && f->target == &issuer->target;
 }
 
 
@@ -146,54 +123,6 @@ ngx_http_auth_m2m_attempt_finished(ngx_http_auth_m2m_issuer_t *issuer,
 }
 
 
-/* A view of s for the zone, which only copies from it. */
-void
-ngx_http_auth_m2m_view(ngx_str_t *out, const std::string &s)
-{
-    out->data = reinterpret_cast<u_char *>(const_cast<char *>(s.data()));
-    out->len = s.size();
-}
-
-
-/* Returns the reason the set could not be stored, or NULL. */
-const char *
-ngx_http_auth_m2m_store_keys(ngx_http_auth_m2m_issuer_t *issuer,
-    ngx_http_auth_m2m_fetch_t *f, m2m::JwksParseResult *parsed)
-{
-    ngx_int_t                            rc;
-    ngx_uint_t                           generation;
-    ngx_http_auth_m2m_fetched_t          fetched;
-    std::shared_ptr<const m2m::KeySet>   keys;
-
-    ngx_http_auth_m2m_view(&fetched.jwks, f->response->body());
-    ngx_http_auth_m2m_view(&fetched.etag, f->response->etag());
-    ngx_http_auth_m2m_view(&fetched.last_modified,
-                           f->response->last_modified());
-    fetched.refresh_in = ngx_http_auth_m2m_refresh_in(issuer, f);
-
-    rc = ngx_http_auth_m2m_zone_store(issuer, &fetched, &generation);
-
-    if (rc == NGX_ERROR) {
-        return "zone_full";
-    }
-
-    if (rc == NGX_DECLINED) {
-        /* an old worker's fetch from the URL of its own configuration */
-        return NULL;
-    }
-
-    /* this worker has parsed the set already; short of memory, it imports
-     * the stored set later, as the other workers do */
-    keys = m2m::share_keys(std::move(parsed->keys));
-
-    if (keys) {
-        issuer->keys->replace(std::move(keys), generation);
-    }
-
-    return NULL;
-}
-
-
 /* Starts a stage of the attempt; the stage before it, if any, has been
  * read. */
 void
@@ -231,92 +160,6 @@ ngx_http_auth_m2m_start_stage(ngx_http_auth_m2m_issuer_t *issuer,
 }
 
 
-/* The discovery document: the jwks_uri it names in *next, or the reason
- * there is none. */
-const char *
-ngx_http_auth_m2m_discovery_done(ngx_http_auth_m2m_issuer_t *issuer,
-    ngx_http_auth_m2m_fetch_t *f, char *buf,
-    ngx_http_auth_m2m_target_t **next)
-{
-    const char   *error = f->error;
-    std::string   uri;
-    m2m::Status   status;
-
-    if (error == NULL && f->response->status() != 200) {
-        ngx_snprintf(reinterpret_cast<u_char *>(buf), kReasonLen,
-                     "http_status_%d%Z", f->response->status());
-        error = buf;
-    }
-
-    if (error == NULL) {
-        status = m2m::parse_discovery(f->response->body(),
-                                      issuer->policy->issuer, &uri);
-        if (status != m2m::Status::ok) {
-            error = m2m::reason_code(status);
-        }
-    }
-
-    if (error == NULL) {
-        error = ngx_http_auth_m2m_discovered_target(issuer, uri, next);
-    }
-
-    if (error == NULL) {
-        ngx_http_auth_m2m_zone_set_jwks_uri(issuer, &(*next)->display);
-    }
-
-    return error;
-}
-
-
-/* The key set: stored or found unchanged, or the reason it was not. */
-const char *
-ngx_http_auth_m2m_jwks_done(ngx_http_auth_m2m_issuer_t *issuer,
-    ngx_http_auth_m2m_fetch_t *f, char *buf)
-{
-    int                   code;
-    const char           *error = f->error;
-    m2m::JwksParseResult  parsed;
-
-    code = error ? 0 : f->response->status();
-
-    if (error == NULL && code == 304) {
-        if (issuer->keys->generation == 0) {
-            error = "unexpected_not_modified";
-        } else {
-            ngx_http_auth_m2m_zone_not_modified(issuer,
-                                   ngx_http_auth_m2m_refresh_in(issuer, f));
-            return NULL;
-        }
-    }
-
-    if (error == NULL && code != 200) {
-        ngx_snprintf(reinterpret_cast<u_char *>(buf), kReasonLen,
-                     "http_status_%d%Z", code);
-        error = buf;
-    }
-
-    if (error == NULL) {
-        parsed = m2m::parse_jwks(f->response->body());
-
-        if (parsed.status != m2m::Status::ok) {
-            error = m2m::reason_code(parsed.status);
-        }
-    }
-
-    if (error == NULL) {
-        for (const auto &skipped : parsed.skipped) {
-            ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
-                          "auth_m2m_issuer \"%V\": key from \"%V\" ignored: %s",
-                          &issuer->name, &f->target->display, skipped.c_str());
-        }
-
-        error = ngx_http_auth_m2m_store_keys(issuer, f, &parsed);
-    }
-
-    return error;
-}
-
-
 void
 ngx_http_auth_m2m_fetch_done(ngx_http_auth_m2m_fetch_t *f)
 {
@@ -327,15 +170,8 @@ ngx_http_auth_m2m_fetch_done(ngx_http_auth_m2m_fetch_t *f)
     ngx_str_t                   *url = &f->target->display;  /* outlives f */
     ngx_http_auth_m2m_target_t  *next = NULL;
 
-    char  buf[kReasonLen];
-
     try {
-        if (ngx_http_auth_m2m_stage_is_discovery(issuer, f)) {
-            error = ngx_http_auth_m2m_discovery_done(issuer, f, buf, &next);
-
-        } else {
-            error = ngx_http_auth_m2m_jwks_done(issuer, f, buf);
-        }
+        error = issuer->source->complete(issuer, f, &next);
 
     } catch (const std::exception &e) {
         ngx_http_auth_m2m_attempt_finished(issuer, url, "internal_error");
@@ -356,6 +192,9 @@ ngx_http_auth_m2m_fetch_done(ngx_http_auth_m2m_fetch_t *f)
 void
 ngx_http_auth_m2m_maybe_fetch(ngx_http_auth_m2m_issuer_t *issuer)
 {
+    bool                         conditional;
+    ngx_http_auth_m2m_target_t  *target;
+
     if (issuer->fetch || ngx_exiting || ngx_quit || ngx_terminate) {
         return;
     }
@@ -366,9 +205,9 @@ ngx_http_auth_m2m_maybe_fetch(ngx_http_auth_m2m_issuer_t *issuer)
 
     issuer->fetch_deadline = ngx_current_msec + issuer->fetch_timeout;
 
-    ngx_http_auth_m2m_start_stage(issuer, &issuer->target,
-                                  issuer->source
-                                  == NGX_HTTP_AUTH_M2M_SOURCE_URI);
+    target = issuer->source->begin(issuer, &conditional);
+
+    ngx_http_auth_m2m_start_stage(issuer, target, conditional);
 }
 
 
@@ -392,6 +231,17 @@ ngx_http_auth_m2m_tick(ngx_event_t *ev)
 }
 
 } /* namespace */
+
+
+/* After an answer with keys, new or unchanged: when to fetch again. */
+time_t
+ngx_http_auth_m2m_refresh_in(ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_http_auth_m2m_fetch_t *f)
+{
+    return m2m::next_refresh_after_success(
+               ngx_http_auth_m2m_refresh_policy(issuer),
+               f->response->max_age(), ngx_http_auth_m2m_jitter_unit());
+}
 
 
 /* A request is about to wait for keys: fetch now if the lease is to be had,

@@ -1,42 +1,18 @@
 /*
- * The remote key sources, jwks_uri and discovery, before the workers start:
- * the URL is parsed at its directive; once the http block is complete, the
- * key server's addresses are resolved (or the resolver that will find them
- * is bound) and a TLS client context is made. In the workers, the jwks_uri
- * that a discovery document names is held to the same rules.
+ * What the fetched key sources, jwks_uri and discovery, share. Before the
+ * workers start: the URL is parsed at its directive; once the http block is
+ * complete, the key server's addresses are resolved (or the resolver that
+ * will find them is bound) and a TLS client context is made. In the
+ * workers: the fetch of the key set, which goes through the zone to every
+ * worker, and the issuer's part of the status page.
  */
 
-#include "ngx_http_auth_m2m.h"
+#include "ngx_http_auth_m2m_fetch.h"
+#include "ngx_http_auth_m2m_source.h"
+#include "ngx_http_auth_m2m_zone.h"
 
 
 namespace {
-
-char *
-ngx_http_auth_m2m_set_remote(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
-    ngx_http_auth_m2m_source_e source)
-{
-    ngx_str_t  *value = static_cast<ngx_str_t *>(cf->args->elts);
-
-    char  *rv = ngx_http_auth_m2m_set_source(cf, issuer, source);
-
-    if (rv != NGX_CONF_OK) {
-        return rv;
-    }
-
-    /* resolved once the whole http block shows whether a resolver is set */
-    if (ngx_http_auth_m2m_parse_target(cf->pool, cf->log, NGX_LOG_EMERG,
-                                       &value[1], &issuer->target, 0)
-        != NGX_OK)
-    {
-        return static_cast<char *>(NGX_CONF_ERROR);
-    }
-
-    issuer->url_file = cf->conf_file->file.name.data;
-    issuer->url_line = cf->conf_file->line;
-
-    return NGX_CONF_OK;
-}
-
 
 #if (NGX_SSL)
 
@@ -85,47 +61,57 @@ ngx_http_auth_m2m_create_ssl(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer)
 
 #endif
 
+
+/* A view of s for the zone, which only copies from it. */
+void
+ngx_http_auth_m2m_view(ngx_str_t *out, const std::string &s)
+{
+    out->data = reinterpret_cast<u_char *>(const_cast<char *>(s.data()));
+    out->len = s.size();
+}
+
 } /* namespace */
 
 
+/* The directive of jwks_uri or discovery; its post is the source. May
+ * throw. */
 char *
-ngx_http_auth_m2m_set_jwks_uri(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_auth_m2m_set_remote(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    return ngx_http_auth_m2m_set_remote(
-               cf, static_cast<ngx_http_auth_m2m_issuer_t *>(conf),
-               NGX_HTTP_AUTH_M2M_SOURCE_URI);
+    ngx_http_auth_m2m_issuer_t  *issuer =
+        static_cast<ngx_http_auth_m2m_issuer_t *>(conf);
+
+    ngx_str_t  *value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    char  *rv = ngx_http_auth_m2m_set_source(
+                    cf, issuer,
+                    static_cast<ngx_http_auth_m2m_source_t *>(cmd->post));
+
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    /* resolved once the whole http block shows whether a resolver is set */
+    if (ngx_http_auth_m2m_parse_target(cf->pool, cf->log, NGX_LOG_EMERG,
+                                       &value[1], &issuer->target, 0)
+        != NGX_OK)
+    {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    issuer->url_file = cf->conf_file->file.name.data;
+    issuer->url_line = cf->conf_file->line;
+
+    return NGX_CONF_OK;
 }
 
 
-char *
-ngx_http_auth_m2m_set_discovery(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    return ngx_http_auth_m2m_set_remote(
-               cf, static_cast<ngx_http_auth_m2m_issuer_t *>(conf),
-               NGX_HTTP_AUTH_M2M_SOURCE_DISCOVERY);
-}
-
-
-/* Called when an issuer block ends: only then is its key source known. */
+/* At the end of an issuer block: plain http is warned about. */
 void
 ngx_http_auth_m2m_remote_warnings(ngx_conf_t *cf,
     ngx_http_auth_m2m_issuer_t *issuer)
 {
-    if (issuer->trusted_certificate.len
-        && (issuer->source == NGX_HTTP_AUTH_M2M_SOURCE_FILE
-            || (issuer->source == NGX_HTTP_AUTH_M2M_SOURCE_URI
-                && !issuer->target.https)))
-    {
-        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "auth_m2m_issuer \"%V\": \"trusted_certificate\" "
-                           "is ignored without an https key source",
-                           &issuer->name);
-    }
-
-    if ((issuer->source == NGX_HTTP_AUTH_M2M_SOURCE_URI
-         || issuer->source == NGX_HTTP_AUTH_M2M_SOURCE_DISCOVERY)
-        && !issuer->target.https)
-    {
+    if (!issuer->target.https) {
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
                            "auth_m2m_issuer \"%V\": keys come over plain "
                            "http from \"%V\": anyone on the network path "
@@ -138,19 +124,13 @@ ngx_http_auth_m2m_remote_warnings(ngx_conf_t *cf,
 /*
  * Runs once the whole http block is parsed: only then is it known whether a
  * "resolver" is configured. Without one, host names are resolved now, as
- * proxy_pass does.
+ * proxy_pass does. tls: the source needs a TLS client context.
  */
 ngx_int_t
 ngx_http_auth_m2m_prepare_remote(ngx_conf_t *cf,
-    ngx_http_auth_m2m_issuer_t *issuer)
+    ngx_http_auth_m2m_issuer_t *issuer, bool tls)
 {
     ngx_http_core_loc_conf_t  *clcf;
-
-    if (issuer->source != NGX_HTTP_AUTH_M2M_SOURCE_URI
-        && issuer->source != NGX_HTTP_AUTH_M2M_SOURCE_DISCOVERY)
-    {
-        return NGX_OK;
-    }
 
     clcf = static_cast<ngx_http_core_loc_conf_t *>(
                ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
@@ -176,11 +156,7 @@ ngx_http_auth_m2m_prepare_remote(ngx_conf_t *cf,
         }
     }
 
-    /* a discovery document on an internal http:// address may name an
-     * https:// jwks_uri, so discovery always gets a TLS context */
-    if (!issuer->target.https
-        && issuer->source != NGX_HTTP_AUTH_M2M_SOURCE_DISCOVERY)
-    {
+    if (!tls) {
         return NGX_OK;
     }
 
@@ -192,73 +168,108 @@ ngx_http_auth_m2m_prepare_remote(ngx_conf_t *cf,
 }
 
 
-/* The jwks_uri a discovery document named: reused while it stays the same;
- * a new one gets a pool of its own and the previous pool goes, so a worker
- * does not grow with every refresh. */
-const char *
-ngx_http_auth_m2m_discovered_target(ngx_http_auth_m2m_issuer_t *issuer,
-    const std::string &uri, ngx_http_auth_m2m_target_t **out)
+/* The zone entry holds the set fetched from the configured URL. */
+ngx_str_t *
+ngx_http_auth_m2m_remote_zone_key(ngx_http_auth_m2m_issuer_t *issuer)
 {
-    const char                  *error = NULL;
-    ngx_str_t                    url;
-    ngx_pool_t                  *pool;
-    ngx_http_auth_m2m_target_t  *t, *d = issuer->discovered;
+    return &issuer->target.url;
+}
 
-    if (d && d->url.len == uri.size()
-        && ngx_strncmp(d->url.data, uri.data(), uri.size()) == 0)
-    {
-        *out = d;
-        return NULL;
-    }
 
-    pool = ngx_create_pool(1024, ngx_cycle->log);
-    if (pool == NULL) {
+/* The reason for an answer that is not the one a fetch expects:
+ * "http_status_NNN", in the fetch's pool. */
+const char *
+ngx_http_auth_m2m_http_status(ngx_http_auth_m2m_fetch_t *f)
+{
+    u_char  *p;
+
+    p = static_cast<u_char *>(ngx_pnalloc(f->pool, sizeof("http_status_")
+                                                   + NGX_INT_T_LEN));
+    if (p == NULL) {
         return "out_of_memory";
     }
 
-    t = static_cast<ngx_http_auth_m2m_target_t *>(
-            ngx_pcalloc(pool, sizeof(ngx_http_auth_m2m_target_t)));
+    ngx_sprintf(p, "http_status_%d%Z", f->response->status());
 
-    if (t == NULL || ngx_http_auth_m2m_copy_str(pool, uri, &url) != NGX_OK) {
-        error = "out_of_memory";
+    return reinterpret_cast<char *>(p);
+}
 
-    } else if (ngx_http_auth_m2m_parse_target(pool, ngx_cycle->log,
-                                              NGX_LOG_INFO, &url, t, 0)
-               != NGX_OK)
-    {
-        error = "discovery_bad_jwks_uri";
 
-    } else if (issuer->target.https && !t->https) {
-        /* keys must not travel with less protection than their metadata */
-        error = "discovery_jwks_uri_not_https";
+/* The key set's fetch ended, the attempt's last: the set stored and
+ * installed, or found unchanged; or the reason it was not. */
+const char *
+ngx_http_auth_m2m_keys_fetched(ngx_http_auth_m2m_issuer_t *issuer,
+    ngx_http_auth_m2m_fetch_t *f, ngx_http_auth_m2m_target_t **next)
+{
+    int                          code;
+    const char                  *reason;
+    ngx_http_auth_m2m_jwks_t     jwks;
+    ngx_http_auth_m2m_fetched_t  fetched;
 
-    } else if (issuer->resolver == NULL) {
-        /* without a resolver only the discovery host's addresses are known */
-        if (t->host.len != issuer->target.host.len
-            || ngx_strncasecmp(t->host.data, issuer->target.host.data,
-                               t->host.len) != 0
-            || t->port != issuer->target.port)
-        {
-            error = "jwks_uri_host_needs_resolver";
+    if (f->error) {
+        return f->error;
+    }
 
-        } else {
-            t->addrs = issuer->target.addrs;
-            t->naddrs = issuer->target.naddrs;
+    code = f->response->status();
+
+    if (code == 304) {
+        if (issuer->keys->generation == 0) {
+            return "unexpected_not_modified";
         }
+
+        ngx_http_auth_m2m_zone_not_modified(issuer,
+                                   ngx_http_auth_m2m_refresh_in(issuer, f));
+        return NULL;
     }
 
-    if (error) {
-        ngx_destroy_pool(pool);
-        return error;
+    if (code != 200) {
+        return ngx_http_auth_m2m_http_status(f);
     }
 
-    if (issuer->discovered_pool) {
-        ngx_destroy_pool(issuer->discovered_pool);
-    }
+    ngx_http_auth_m2m_view(&fetched.jwks, f->response->body());
+    ngx_http_auth_m2m_view(&fetched.etag, f->response->etag());
+    ngx_http_auth_m2m_view(&fetched.last_modified,
+                           f->response->last_modified());
+    fetched.refresh_in = ngx_http_auth_m2m_refresh_in(issuer, f);
 
-    issuer->discovered_pool = pool;
-    issuer->discovered = t;
-    *out = t;
+    jwks.text = f->response->body();
+    jwks.from = &f->target->display;
+    jwks.cf = NULL;
+    jwks.fetched = &fetched;
+    jwks.generation = 0;
+
+    if (ngx_http_auth_m2m_install_keys(issuer, &jwks, &reason) != NGX_OK) {
+        return reason;
+    }
 
     return NULL;
+}
+
+
+/* The status page: the configured URL and the zone entry. May throw. */
+void
+ngx_http_auth_m2m_describe_remote(ngx_http_auth_m2m_issuer_t *issuer,
+    m2m::IssuerReport *report)
+{
+    ngx_http_auth_m2m_issuer_sh_t  copy;
+
+    report->location = ngx_http_auth_m2m_string(issuer->target.display.data,
+                                                issuer->target.display.len);
+
+    /* the strings below may throw: they are made from a copy, unlocked */
+    ngx_http_auth_m2m_zone_snapshot(issuer, &copy);
+
+    report->jwks_uri = ngx_http_auth_m2m_string(copy.jwks_uri,
+                                                copy.jwks_uri_len);
+    report->generation = copy.generation;
+    report->last_attempt = copy.last_attempt;
+    report->last_success = copy.last_success;
+    report->last_error_time = copy.last_error_time;
+    report->last_error = ngx_http_auth_m2m_string(copy.last_error,
+                                                  copy.last_error_len);
+    report->next_refresh = copy.next_refresh;
+    report->fetch_ok = copy.fetch_ok;
+    report->fetch_failed = copy.fetch_failed;
+    report->fetch_not_modified = copy.fetch_not_modified;
+    report->fetch_kid_triggered = copy.fetch_kid_triggered;
 }

@@ -4,28 +4,11 @@
  * every worker answers the same; key ids are this worker's current view.
  */
 
+#include "ngx_http_auth_m2m_source.h"
 #include "ngx_http_auth_m2m_zone.h"
-
-#include "core/status_report.h"
 
 
 namespace {
-
-const char *
-ngx_http_auth_m2m_source_name(ngx_http_auth_m2m_source_e source)
-{
-    switch (source) {
-    case NGX_HTTP_AUTH_M2M_SOURCE_FILE:
-        return "jwks_file";
-    case NGX_HTTP_AUTH_M2M_SOURCE_URI:
-        return "jwks_uri";
-    case NGX_HTTP_AUTH_M2M_SOURCE_DISCOVERY:
-        return "discovery";
-    default:
-        return "none";
-    }
-}
-
 
 /* NGX_ERROR if the core ran out of memory; the glue's own allocations
  * throw, for the handler to catch. */
@@ -33,15 +16,14 @@ ngx_int_t
 ngx_http_auth_m2m_issuer_report(ngx_http_auth_m2m_issuer_t *issuer,
     m2m::IssuerReport *report)
 {
-    std::optional<std::vector<m2m::KeyInfo>>   keys;
-    ngx_http_auth_m2m_issuer_sh_t             *sh = issuer->sh, copy;
+    std::optional<std::vector<m2m::KeyInfo>>  keys;
 
     ngx_http_auth_m2m_sync_keys(issuer);
 
     report->name = ngx_http_auth_m2m_string(issuer->name.data,
                                             issuer->name.len);
     report->issuer = issuer->policy->issuer;
-    report->source = ngx_http_auth_m2m_source_name(issuer->source);
+    report->source = issuer->source->name;
 
     if (issuer->keys->set) {
         keys = m2m::describe_keys(*issuer->keys->set);
@@ -52,34 +34,7 @@ ngx_http_auth_m2m_issuer_report(ngx_http_auth_m2m_issuer_t *issuer,
         report->keys = std::move(*keys);
     }
 
-    if (sh == NULL) {
-        report->location = ngx_http_auth_m2m_string(issuer->jwks_file.data,
-                                                    issuer->jwks_file.len);
-        report->generation = 1;
-        report->last_attempt = issuer->jwks_file_loaded;
-        report->last_success = issuer->jwks_file_loaded;
-        return NGX_OK;
-    }
-
-    report->location = ngx_http_auth_m2m_string(issuer->target.display.data,
-                                                issuer->target.display.len);
-
-    /* the strings below may throw: they are made from a copy, unlocked */
-    ngx_http_auth_m2m_zone_snapshot(issuer, &copy);
-
-    report->jwks_uri = ngx_http_auth_m2m_string(copy.jwks_uri,
-                                                copy.jwks_uri_len);
-    report->generation = copy.generation;
-    report->last_attempt = copy.last_attempt;
-    report->last_success = copy.last_success;
-    report->last_error_time = copy.last_error_time;
-    report->last_error = ngx_http_auth_m2m_string(copy.last_error,
-                                                  copy.last_error_len);
-    report->next_refresh = copy.next_refresh;
-    report->fetch_ok = copy.fetch_ok;
-    report->fetch_failed = copy.fetch_failed;
-    report->fetch_not_modified = copy.fetch_not_modified;
-    report->fetch_kid_triggered = copy.fetch_kid_triggered;
+    issuer->source->describe(issuer, report);
 
     return NGX_OK;
 }

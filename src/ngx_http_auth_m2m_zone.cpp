@@ -16,6 +16,7 @@
  * fixed owner would need a "refetch wanted" flag and a second hop.
  */
 
+#include "ngx_http_auth_m2m_source.h"
 #include "ngx_http_auth_m2m_zone.h"
 
 
@@ -146,6 +147,7 @@ ngx_int_t
 ngx_http_auth_m2m_attach_issuer(ngx_http_auth_m2m_main_conf_t *amcf,
     ngx_http_auth_m2m_issuer_t *issuer)
 {
+    ngx_str_t                      *key = issuer->source->zone_key(issuer);
     ngx_queue_t                    *q;
     ngx_slab_pool_t                *shpool = amcf->shpool;
     ngx_http_auth_m2m_issuer_sh_t  *sh;
@@ -164,12 +166,10 @@ ngx_http_auth_m2m_attach_issuer(ngx_http_auth_m2m_main_conf_t *amcf,
             continue;
         }
 
-        if (sh->source.len != issuer->target.url.len
-            || ngx_strncmp(sh->source.data, issuer->target.url.data,
-                           sh->source.len) != 0)
+        if (sh->source.len != key->len
+            || ngx_strncmp(sh->source.data, key->data, key->len) != 0)
         {
-            if (ngx_http_auth_m2m_sh_new_source_locked(shpool, sh,
-                                                       &issuer->target.url)
+            if (ngx_http_auth_m2m_sh_new_source_locked(shpool, sh, key)
                 != NGX_OK)
             {
                 return NGX_ERROR;
@@ -189,8 +189,7 @@ ngx_http_auth_m2m_attach_issuer(ngx_http_auth_m2m_main_conf_t *amcf,
     }
 
     if (ngx_http_auth_m2m_sh_dup(shpool, &sh->name, &issuer->name) != NGX_OK
-        || ngx_http_auth_m2m_sh_dup(shpool, &sh->source, &issuer->target.url)
-           != NGX_OK)
+        || ngx_http_auth_m2m_sh_dup(shpool, &sh->source, key) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -260,9 +259,7 @@ ngx_http_auth_m2m_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_shmtx_lock(&shpool->mutex);
 
     for (i = 0; i < amcf->issuers.nelts && rc == NGX_OK; i++) {
-        if (issuers[i]->source == NGX_HTTP_AUTH_M2M_SOURCE_URI
-            || issuers[i]->source == NGX_HTTP_AUTH_M2M_SOURCE_DISCOVERY)
-        {
+        if (issuers[i]->source->zone_key) {
             rc = ngx_http_auth_m2m_attach_issuer(amcf, issuers[i]);
         }
     }

@@ -77,12 +77,12 @@ struct ngx_http_auth_m2m_issuer_sh_s {
 
 
 /* What a fetch brought back, to be stored. */
-typedef struct {
+struct ngx_http_auth_m2m_fetched_s {
     ngx_str_t                     jwks;
     ngx_str_t                     etag;
     ngx_str_t                     last_modified;
     time_t                        refresh_in;   /* from now, jitter included */
-} ngx_http_auth_m2m_fetched_t;
+};
 
 
 /*
