@@ -27,9 +27,9 @@ extern "C" {
 #include <utility>
 #include <vector>
 
-#include "core/authenticate.h"
-#include "core/issuer_keys.h"
-#include "core/issuer_policy.h"
+#include "core/verify/authenticate.h"
+#include "core/keys/issuer_keys.h"
+#include "core/verify/issuer_policy.h"
 
 
 extern "C" ngx_module_t  ngx_http_auth_m2m_module;
@@ -145,7 +145,7 @@ struct ngx_http_auth_m2m_state_t {
     /* the verdict, written by ngx_http_auth_m2m_state() alone */
     ngx_http_auth_m2m_issuer_t                 *issuer;   /* "iss" named it */
     std::shared_ptr<const m2m::VerifiedToken>   token;    /* signature held */
-    m2m::Status                                 verdict;
+    m2m::Reason                                 verdict;
 
     bool                                        busy;     /* auth_m2m_token */
     bool                                        waited;   /* for keys, once */
@@ -242,7 +242,7 @@ ngx_int_t ngx_http_auth_m2m_parse_target(ngx_pool_t *pool, ngx_log_t *log,
 /* ngx_http_auth_m2m_status.cpp */
 char *ngx_http_auth_m2m_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-void ngx_http_auth_m2m_count(ngx_http_request_t *r, m2m::Status status);
+void ngx_http_auth_m2m_count(ngx_http_request_t *r, m2m::Reason status);
 
 ngx_int_t ngx_http_auth_m2m_access_handler(ngx_http_request_t *r);
 

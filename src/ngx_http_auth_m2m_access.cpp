@@ -150,30 +150,30 @@ ngx_http_auth_m2m_refuse(ngx_http_request_t *r,
 
     switch (state->verdict) {
 
-    case m2m::Status::missing_token:
+    case m2m::Reason::missing_token:
         /* RFC 6750 §3.1: no error code when no credentials were sent */
         status = NGX_HTTP_UNAUTHORIZED;
         error = NULL;
         description = NULL;
         break;
 
-    case m2m::Status::bad_authorization:
+    case m2m::Reason::bad_authorization:
         status = NGX_HTTP_BAD_REQUEST;
         error = "invalid_request";
         break;
 
-    case m2m::Status::insufficient_scope:
+    case m2m::Reason::insufficient_scope:
         status = NGX_HTTP_FORBIDDEN;
         error = "insufficient_scope";
         description = NULL;
         scope = &alcf->scope_attr;
         break;
 
-    case m2m::Status::keys_unavailable:
+    case m2m::Reason::keys_unavailable:
         /* the token may be fine: a 401 would make clients discard it */
         return ngx_http_auth_m2m_unavailable(r, state);
 
-    case m2m::Status::internal_error:
+    case m2m::Reason::internal_error:
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
 
     default:
@@ -212,13 +212,13 @@ ngx_http_auth_m2m_access_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (state->verdict == m2m::Status::ok) {
+    if (state->verdict == m2m::Reason::ok) {
         ngx_http_auth_m2m_count(r, state->verdict);
         return NGX_OK;
     }
 
-    if ((state->verdict == m2m::Status::unknown_kid
-         || state->verdict == m2m::Status::keys_unavailable)
+    if ((state->verdict == m2m::Reason::unknown_kid
+         || state->verdict == m2m::Reason::keys_unavailable)
         && state->issuer
         && ngx_http_auth_m2m_wait_for_keys(r, state, state->issuer)
            == NGX_AGAIN)

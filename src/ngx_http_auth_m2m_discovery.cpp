@@ -9,7 +9,7 @@
 #include "ngx_http_auth_m2m_source.h"
 #include "ngx_http_auth_m2m_zone.h"
 
-#include "core/discovery.h"
+#include "core/fetch/discovery.h"
 
 
 namespace {
@@ -149,7 +149,7 @@ ngx_http_auth_m2m_document_fetched(ngx_http_auth_m2m_issuer_t *issuer,
 {
     const char   *error = f->error;
     std::string   uri;
-    m2m::Status   status;
+    m2m::Reason   status;
 
     if (error == NULL && f->response->status() != 200) {
         error = ngx_http_auth_m2m_http_status(f);
@@ -158,7 +158,7 @@ ngx_http_auth_m2m_document_fetched(ngx_http_auth_m2m_issuer_t *issuer,
     if (error == NULL) {
         status = m2m::parse_discovery(f->response->body(),
                                       issuer->policy->issuer, &uri);
-        if (status != m2m::Status::ok) {
+        if (status != m2m::Reason::ok) {
             error = m2m::reason_code(status);
         }
     }

@@ -11,7 +11,7 @@
 
 #include "ngx_http_auth_m2m.h"
 
-#include "core/http_response.h"
+#include "core/fetch/http_response.h"
 
 
 typedef void (*ngx_http_auth_m2m_fetch_done_pt)(ngx_http_auth_m2m_fetch_t *f);

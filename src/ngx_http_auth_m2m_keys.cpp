@@ -30,7 +30,7 @@ ngx_http_auth_m2m_install_keys(ngx_http_auth_m2m_issuer_t *issuer,
 
     m2m::JwksParseResult  parsed = m2m::parse_jwks(jwks->text);
 
-    if (parsed.status != m2m::Status::ok) {
+    if (parsed.status != m2m::Reason::ok) {
         *reason = m2m::reason_code(parsed.status);
         return NGX_DECLINED;
     }

@@ -6,7 +6,7 @@
 
 #include "ngx_http_auth_m2m.h"
 
-#include "core/scope.h"
+#include "core/verify/scope.h"
 
 
 namespace {

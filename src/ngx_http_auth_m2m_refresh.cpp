@@ -11,7 +11,7 @@
 #include "ngx_http_auth_m2m_source.h"
 #include "ngx_http_auth_m2m_zone.h"
 
-#include "core/refresh_policy.h"
+#include "core/fetch/refresh_policy.h"
 
 
 namespace {

@@ -10,7 +10,7 @@
 
 #include <type_traits>
 
-#include "core/authorize.h"
+#include "core/verify/authorize.h"
 
 
 namespace {
@@ -120,7 +120,7 @@ ngx_http_auth_m2m_is_b64token(u_char *p, u_char *last)
 }
 
 
-m2m::Status
+m2m::Reason
 ngx_http_auth_m2m_bearer_token(ngx_http_request_t *r, ngx_str_t *token)
 {
     u_char           *p, *last;
@@ -130,7 +130,7 @@ ngx_http_auth_m2m_bearer_token(ngx_http_request_t *r, ngx_str_t *token)
 
     h = r->headers_in.authorization;
     if (h == NULL) {
-        return m2m::Status::missing_token;
+        return m2m::Reason::missing_token;
     }
 
     p = h->value.data;
@@ -142,7 +142,7 @@ ngx_http_auth_m2m_bearer_token(ngx_http_request_t *r, ngx_str_t *token)
         || (h->value.len > scheme.len && p[scheme.len] != ' '
             && p[scheme.len] != '\t'))
     {
-        return m2m::Status::missing_token;
+        return m2m::Reason::missing_token;
     }
 
     p += scheme.len;
@@ -156,17 +156,17 @@ ngx_http_auth_m2m_bearer_token(ngx_http_request_t *r, ngx_str_t *token)
     }
 
     if (!ngx_http_auth_m2m_is_b64token(p, last)) {
-        return m2m::Status::bad_authorization;
+        return m2m::Reason::bad_authorization;
     }
 
     token->data = p;
     token->len = last - p;
 
-    return m2m::Status::ok;
+    return m2m::Reason::ok;
 }
 
 
-m2m::Status
+m2m::Reason
 ngx_http_auth_m2m_token(ngx_http_request_t *r,
     ngx_http_auth_m2m_loc_conf_t *alcf, ngx_str_t *token)
 {
@@ -175,10 +175,10 @@ ngx_http_auth_m2m_token(ngx_http_request_t *r,
     }
 
     if (ngx_http_complex_value(r, alcf->token, token) != NGX_OK) {
-        return m2m::Status::internal_error;
+        return m2m::Reason::internal_error;
     }
 
-    return token->len ? m2m::Status::ok : m2m::Status::missing_token;
+    return token->len ? m2m::Reason::ok : m2m::Reason::missing_token;
 }
 
 
@@ -210,7 +210,7 @@ ngx_http_auth_m2m_authenticate(ngx_http_request_t *r,
 {
     ngx_str_t                       token;
     m2m::Token                      parsed;
-    m2m::Status                     status;
+    m2m::Reason                     status;
     ngx_http_auth_m2m_main_conf_t  *amcf;
 
     amcf = static_cast<ngx_http_auth_m2m_main_conf_t *>(
@@ -227,20 +227,20 @@ ngx_http_auth_m2m_authenticate(ngx_http_request_t *r,
     ngx_str_null(&token);
     status = ngx_http_auth_m2m_token(r, alcf, &token);
 
-    if (status == m2m::Status::ok) {
+    if (status == m2m::Reason::ok) {
         status = m2m::Token::parse(
                      std::string_view(reinterpret_cast<char *>(token.data),
                                       token.len),
                      &parsed);
     }
 
-    if (status == m2m::Status::ok) {
+    if (status == m2m::Reason::ok) {
         state->issuer = ngx_http_auth_m2m_pick_issuer(alcf, parsed);
 
         status = state->issuer
                  ? m2m::authenticate(std::move(parsed), *state->issuer->policy,
                                      *state->issuer->keys, &state->token)
-                 : m2m::Status::wrong_issuer;
+                 : m2m::Reason::wrong_issuer;
     }
 
     state->verdict = status;

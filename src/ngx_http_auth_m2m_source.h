@@ -25,7 +25,7 @@
 
 #include "ngx_http_auth_m2m.h"
 
-#include "core/status_report.h"
+#include "core/report/status_page.h"
 
 
 struct ngx_http_auth_m2m_source_s {

@@ -59,7 +59,7 @@ ngx_http_auth_m2m_render(ngx_http_request_t *r, bool prometheus)
         for (i = 0; i < m2m::kStatusCount; i++) {
             if (amcf->sh->refused[i]) {
                 report.refused.emplace_back(
-                    m2m::reason_code(static_cast<m2m::Status>(i)),
+                    m2m::reason_code(static_cast<m2m::Reason>(i)),
                     amcf->sh->refused[i]);
             }
         }
@@ -165,7 +165,7 @@ ngx_http_auth_m2m_status_handler(ngx_http_request_t *r)
 /* The request counters behind the page, kept in the zone so that every
  * worker reports the same; atomic, so the zone's lock is not taken. */
 void
-ngx_http_auth_m2m_count(ngx_http_request_t *r, m2m::Status status)
+ngx_http_auth_m2m_count(ngx_http_request_t *r, m2m::Reason status)
 {
     ngx_http_auth_m2m_main_conf_t  *amcf;
 
@@ -176,7 +176,7 @@ ngx_http_auth_m2m_count(ngx_http_request_t *r, m2m::Status status)
         return;
     }
 
-    if (status == m2m::Status::ok) {
+    if (status == m2m::Reason::ok) {
         (void) ngx_atomic_fetch_add(&amcf->sh->allowed, 1);
 
     } else {

@@ -10,7 +10,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "core/claims.h"
+#include "core/token/claims.h"
 
 
 namespace {
@@ -82,8 +82,8 @@ ngx_http_auth_m2m_verified(ngx_http_request_t *r)
     state = ngx_http_auth_m2m_state(r, false);
 
     if (state == NULL
-        || (state->verdict != m2m::Status::ok
-            && state->verdict != m2m::Status::insufficient_scope))
+        || (state->verdict != m2m::Reason::ok
+            && state->verdict != m2m::Reason::insufficient_scope))
     {
         return NULL;
     }

@@ -79,7 +79,7 @@ ngx_http_auth_m2m_wait_for_keys(ngx_http_request_t *r,
 
     if (!ngx_http_auth_m2m_zone_want_keys(issuer,
                                           state->verdict
-                                          == m2m::Status::unknown_kid,
+                                          == m2m::Reason::unknown_kid,
                                           &state->wait_attempts))
     {
         return NGX_DECLINED;

@@ -9,7 +9,7 @@
 
 #include "ngx_http_auth_m2m.h"
 
-#include "core/refresh_policy.h"
+#include "core/fetch/refresh_policy.h"
 
 
 #define NGX_HTTP_AUTH_M2M_ETAG_LEN       256

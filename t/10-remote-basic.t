@@ -132,7 +132,7 @@ my @crowd;
     is($srv->count('/main'), 1, 'exactly one fetch for the cold start');
     ok(!exists $first->{headers}{'if-none-match'}, 'first fetch is unconditional (no If-None-Match)');
     is($first->{method}, 'GET', 'fetch is a GET');
-    # HTTP/1.0 would meet 426 from Envoy-based front ends: see src/core/http_response.cpp
+    # HTTP/1.0 would meet 426 from Envoy-based front ends: see src/core/fetch/http_response.cpp
     is($first->{version}, 'HTTP/1.1', 'fetch asks in HTTP/1.1');
 
     my $s = $t->wait_issuer('main', sub { $_[0]{generation} >= 1 }, 5);

@@ -34,7 +34,7 @@ my @FAULTS = (
                                                                           'jwks_no_usable_key'],
     [refused => undef,                                                    'connect_failed'],
     # close-delimited, cut in half: on the wire it ends like a whole body, but
-    # a JSON object cut short never parses (see src/core/http_response.cpp)
+    # a JSON object cut short never parses (see src/core/fetch/http_response.cpp)
     [cutclose => { body => 'JWKS', no_length => 1, close_mid_body => 1 }, 'jwks_malformed'],
     # chunked, cut inside a chunk
     [cutchunk => { body => 'JWKS', chunked => 4, close_mid_body => 1 },   'truncated'],

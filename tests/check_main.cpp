@@ -25,7 +25,7 @@ int main()
     srunner_add_suite(runner, http_response_suite());
     srunner_add_suite(runner, refresh_policy_suite());
     srunner_add_suite(runner, discovery_suite());
-    srunner_add_suite(runner, status_report_suite());
+    srunner_add_suite(runner, status_page_suite());
     srunner_add_suite(runner, out_of_memory_suite());
 
     srunner_run_all(runner, CK_NORMAL);

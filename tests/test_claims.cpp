@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "claims.h"
+#include "token/claims.h"
 #include "test_suites.h"
 #include "test_support.h"
 

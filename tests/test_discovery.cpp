@@ -2,11 +2,11 @@
 // match exactly, and only a plain absolute http(s) jwks_uri is taken.
 #include <string>
 
-#include "discovery.h"
+#include "fetch/discovery.h"
 #include "test_suites.h"
 #include "test_support.h"
 
-using m2m::Status;
+using m2m::Reason;
 using namespace testsupport;
 
 namespace {
@@ -23,7 +23,7 @@ std::string document_with_uri(const std::string &raw_jwks_uri)
     return document({{"issuer", q(kIdp)}, {"jwks_uri", raw_jwks_uri}});
 }
 
-Status parse(const std::string &json, const std::string &expected, std::string *uri)
+Reason parse(const std::string &json, const std::string &expected, std::string *uri)
 {
     *uri = kUntouched;
     return m2m::parse_discovery(json, expected, uri);
@@ -32,22 +32,22 @@ Status parse(const std::string &json, const std::string &expected, std::string *
 void assert_accepted(const std::string &json, const std::string &expected, const std::string &want_uri)
 {
     std::string uri;
-    const Status status = parse(json, expected, &uri);
-    ck_assert_msg(status == Status::ok, "%s: %s", json.c_str(), status_name(status));
+    const Reason status = parse(json, expected, &uri);
+    ck_assert_msg(status == Reason::ok, "%s: %s", json.c_str(), status_name(status));
     ck_assert_std_str_eq(uri, want_uri);
 }
 
-void assert_refused(const std::string &json, const std::string &expected, Status want)
+void assert_refused(const std::string &json, const std::string &expected, Reason want)
 {
     std::string uri;
-    const Status status = parse(json, expected, &uri);
+    const Reason status = parse(json, expected, &uri);
     ck_assert_msg(status == want, "%s: got %s, want %s", json.c_str(), status_name(status), status_name(want));
     ck_assert_msg(uri == kUntouched, "jwks_uri changed to \"%s\" on failure", uri.c_str());
 }
 
 void assert_uri_refused(const std::string &raw_jwks_uri)
 {
-    assert_refused(document_with_uri(raw_jwks_uri), kIdp, Status::discovery_malformed);
+    assert_refused(document_with_uri(raw_jwks_uri), kIdp, Reason::discovery_malformed);
 }
 
 }  // namespace
@@ -89,7 +89,7 @@ END_TEST
 START_TEST(test_output_replaced)
 {
     std::string uri = "https://old.example/jwks";
-    ck_assert_status(m2m::parse_discovery(document_with_uri(q(kJwks)), kIdp, &uri), Status::ok);
+    ck_assert_status(m2m::parse_discovery(document_with_uri(q(kJwks)), kIdp, &uri), Reason::ok);
     ck_assert_std_str_eq(uri, kJwks);
 }
 END_TEST
@@ -98,28 +98,28 @@ START_TEST(test_issuer_mismatch)
 {
     const std::string json = document({{"issuer", q(kIdp)}, {"jwks_uri", q(kJwks)}});
     // Byte for byte: no normalisation of slash, case, port or scheme.
-    assert_refused(json, "https://idp.example.com", Status::discovery_issuer_mismatch);
-    assert_refused(json, "https://IDP.example.com/", Status::discovery_issuer_mismatch);
-    assert_refused(json, "https://idp.example.com:443/", Status::discovery_issuer_mismatch);
-    assert_refused(json, "http://idp.example.com/", Status::discovery_issuer_mismatch);
-    assert_refused(json, "https://idp.example.com/tenant", Status::discovery_issuer_mismatch);
-    assert_refused(json, "https://idp.example.com/ ", Status::discovery_issuer_mismatch);
-    assert_refused(json, "", Status::discovery_issuer_mismatch);
+    assert_refused(json, "https://idp.example.com", Reason::discovery_issuer_mismatch);
+    assert_refused(json, "https://IDP.example.com/", Reason::discovery_issuer_mismatch);
+    assert_refused(json, "https://idp.example.com:443/", Reason::discovery_issuer_mismatch);
+    assert_refused(json, "http://idp.example.com/", Reason::discovery_issuer_mismatch);
+    assert_refused(json, "https://idp.example.com/tenant", Reason::discovery_issuer_mismatch);
+    assert_refused(json, "https://idp.example.com/ ", Reason::discovery_issuer_mismatch);
+    assert_refused(json, "", Reason::discovery_issuer_mismatch);
     assert_refused(document({{"issuer", q("https://evil.example/")}, {"jwks_uri", q(kJwks)}}), kIdp,
-                   Status::discovery_issuer_mismatch);
-    assert_refused(document({{"issuer", q("")}, {"jwks_uri", q(kJwks)}}), kIdp, Status::discovery_issuer_mismatch);
+                   Reason::discovery_issuer_mismatch);
+    assert_refused(document({{"issuer", q("")}, {"jwks_uri", q(kJwks)}}), kIdp, Reason::discovery_issuer_mismatch);
     // The expected issuer as a prefix of the document's, and the reverse.
     assert_refused(document({{"issuer", q("https://idp.example.com/x")}, {"jwks_uri", q(kJwks)}}), kIdp,
-                   Status::discovery_issuer_mismatch);
+                   Reason::discovery_issuer_mismatch);
 }
 END_TEST
 
 START_TEST(test_mismatch_reported_over_bad_jwks_uri)
 {
     // A foreign document is named as such even if the rest is also wrong.
-    assert_refused(document({{"issuer", q("https://evil.example/")}}), kIdp, Status::discovery_issuer_mismatch);
+    assert_refused(document({{"issuer", q("https://evil.example/")}}), kIdp, Reason::discovery_issuer_mismatch);
     assert_refused(document({{"issuer", q("https://evil.example/")}, {"jwks_uri", "42"}}), kIdp,
-                   Status::discovery_issuer_mismatch);
+                   Reason::discovery_issuer_mismatch);
 }
 END_TEST
 
@@ -128,30 +128,30 @@ START_TEST(test_not_a_json_object)
     for (const char *bad : {"", "null", "[]", "[{\"issuer\":\"x\"}]", "\"https://idp.example.com/\"", "42", "{",
                             "{\"issuer\":\"https://idp.example.com/\",\"jwks_uri\":\"https://idp/k\"",
                             "<html><body>Not Found</body></html>", "{} {}"}) {
-        assert_refused(bad, kIdp, Status::discovery_malformed);
+        assert_refused(bad, kIdp, Reason::discovery_malformed);
     }
     // Duplicate members: which "issuer" would count is exactly the ambiguity
     // an attacker wants.
     assert_refused("{\"issuer\":\"https://idp.example.com/\",\"issuer\":\"https://evil/\",\"jwks_uri\":\"https://i/k\"}",
-                   kIdp, Status::discovery_malformed);
+                   kIdp, Reason::discovery_malformed);
 }
 END_TEST
 
 START_TEST(test_missing_or_wrong_type_members)
 {
-    assert_refused(document({{"jwks_uri", q(kJwks)}}), kIdp, Status::discovery_malformed);
-    assert_refused(document({{"issuer", "null"}, {"jwks_uri", q(kJwks)}}), kIdp, Status::discovery_malformed);
-    assert_refused(document({{"issuer", "42"}, {"jwks_uri", q(kJwks)}}), kIdp, Status::discovery_malformed);
+    assert_refused(document({{"jwks_uri", q(kJwks)}}), kIdp, Reason::discovery_malformed);
+    assert_refused(document({{"issuer", "null"}, {"jwks_uri", q(kJwks)}}), kIdp, Reason::discovery_malformed);
+    assert_refused(document({{"issuer", "42"}, {"jwks_uri", q(kJwks)}}), kIdp, Reason::discovery_malformed);
     assert_refused(document({{"issuer", "[\"https://idp.example.com/\"]"}, {"jwks_uri", q(kJwks)}}), kIdp,
-                   Status::discovery_malformed);
-    assert_refused(document({{"issuer", q(kIdp)}}), kIdp, Status::discovery_malformed);
+                   Reason::discovery_malformed);
+    assert_refused(document({{"issuer", q(kIdp)}}), kIdp, Reason::discovery_malformed);
     assert_uri_refused("null");
     assert_uri_refused("42");
     assert_uri_refused("true");
     assert_uri_refused("[\"https://idp.example.com/k\"]");
     assert_uri_refused("{\"href\":\"https://idp.example.com/k\"}");
-    assert_refused(document({{"Issuer", q(kIdp)}, {"jwks_uri", q(kJwks)}}), kIdp, Status::discovery_malformed);
-    assert_refused(document({{"issuer", q(kIdp)}, {"jwksUri", q(kJwks)}}), kIdp, Status::discovery_malformed);
+    assert_refused(document({{"Issuer", q(kIdp)}, {"jwks_uri", q(kJwks)}}), kIdp, Reason::discovery_malformed);
+    assert_refused(document({{"issuer", q(kIdp)}, {"jwksUri", q(kJwks)}}), kIdp, Reason::discovery_malformed);
 }
 END_TEST
 

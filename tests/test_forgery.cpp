@@ -19,7 +19,7 @@
 #include "test_suites.h"
 #include "test_support.h"
 
-using m2m::Status;
+using m2m::Reason;
 using testkeys::b64url_decode;
 using testkeys::b64url_encode;
 using testkeys::KeyName;
@@ -61,18 +61,18 @@ std::string with_member(const std::string &object, const std::string &member)
 }
 
 // The refusals made before the signature is known to be good.
-bool refused_before_signature(Status status)
+bool refused_before_signature(Reason status)
 {
     switch (status) {
-    case Status::token_too_large:
-    case Status::jwe_not_supported:
-    case Status::malformed:
-    case Status::alg_not_allowed:
-    case Status::unsupported_crit:
-    case Status::wrong_typ:
-    case Status::unknown_kid:
-    case Status::key_alg_mismatch:
-    case Status::bad_signature:
+    case Reason::token_too_large:
+    case Reason::jwe_not_supported:
+    case Reason::malformed:
+    case Reason::alg_not_allowed:
+    case Reason::unsupported_crit:
+    case Reason::wrong_typ:
+    case Reason::unknown_kid:
+    case Reason::key_alg_mismatch:
+    case Reason::bad_signature:
         return true;
     default:
         return false;
@@ -80,10 +80,10 @@ bool refused_before_signature(Status status)
 }
 
 // check_token() against the standard issuer, compared with `want`.
-void expect(const std::string &token, Status want, const std::string &what)
+void expect(const std::string &token, Reason want, const std::string &what)
 {
     bool verified = true;
-    Status got = check_token(token, make_policy(), kNow, &verified);
+    Reason got = check_token(token, make_policy(), kNow, &verified);
     ck_assert_msg(got == want, "%s: got %s, want %s", what.c_str(), status_name(got), status_name(want));
     ck_assert_msg(!refused_before_signature(got) || !verified, "%s: %s, yet the signature verified", what.c_str(),
                   status_name(got));
@@ -91,7 +91,7 @@ void expect(const std::string &token, Status want, const std::string &what)
 
 // verify(), the module's path, against the standard issuer. No client id or
 // scopes may come out of a token whose signature did not verify.
-void expect_verify(const std::string &token, Status want, const std::string &what)
+void expect_verify(const std::string &token, Reason want, const std::string &what)
 {
     const TestIssuer policy = make_policy();
     Verdict v = verify(token, {&policy});
@@ -99,7 +99,7 @@ void expect_verify(const std::string &token, Status want, const std::string &wha
                   status_name(want));
     ck_assert_msg(!refused_before_signature(v.status) || !v.token,
                   "%s: %s, yet a verified token came out of verify()", what.c_str(), status_name(v.status));
-    ck_assert_msg(v.status != Status::ok || v.token, "%s: ok without a verified token", what.c_str());
+    ck_assert_msg(v.status != Reason::ok || v.token, "%s: ok without a verified token", what.c_str());
 }
 
 // Characters 0..31 and 127 as \xNN, so that messages stay on one line.
@@ -203,7 +203,7 @@ START_TEST(test_padding_refused)
     for (const AlgCase &c : {kAlgCases[0], kAlgCases[6], kAlgCases[7]}) {
         const std::string header = unaligned(testkeys::header_json(c.alg, c.kid));
         const Segments s = testkeys::split(signed_token(header, unaligned(claims_json()), c.alg, c.key));
-        expect(s.join(), Status::ok, std::string(c.alg) + " unpadded");
+        expect(s.join(), Reason::ok, std::string(c.alg) + " unpadded");
         ck_assert_uint_ne(s.header.size() % 4, 0);
         ck_assert_uint_ne(s.payload.size() % 4, 0);
         for (const char *pad : {"=", "==", "===", "%3D", "%3D%3D"}) {
@@ -211,14 +211,14 @@ START_TEST(test_padding_refused)
             h.header += pad;
             p.payload += pad;
             g.signature += pad;
-            expect(h.join(), Status::malformed, std::string(c.alg) + ": header + \"" + pad + "\"");
-            expect(p.join(), Status::malformed, std::string(c.alg) + ": payload + \"" + pad + "\"");
-            expect(g.join(), Status::malformed, std::string(c.alg) + ": signature + \"" + pad + "\"");
+            expect(h.join(), Reason::malformed, std::string(c.alg) + ": header + \"" + pad + "\"");
+            expect(p.join(), Reason::malformed, std::string(c.alg) + ": payload + \"" + pad + "\"");
+            expect(g.join(), Reason::malformed, std::string(c.alg) + ": signature + \"" + pad + "\"");
         }
         // Padding in the middle, where a lenient decoder restarts.
         Segments mid = s;
         mid.payload.insert(8, "==");
-        expect(mid.join(), Status::malformed, std::string(c.alg) + ": '==' inside the payload");
+        expect(mid.join(), Reason::malformed, std::string(c.alg) + ": '==' inside the payload");
     }
 }
 END_TEST
@@ -232,7 +232,7 @@ START_TEST(test_noncanonical_trailing_bits_refused)
     for (const AlgCase &c : kAlgCases) {
         const std::string header = unaligned(testkeys::header_json(c.alg, c.kid));
         const Segments s = testkeys::split(signed_token(header, unaligned(claims_json()), c.alg, c.key));
-        expect(s.join(), Status::ok, std::string(c.alg) + " canonical");
+        expect(s.join(), Reason::ok, std::string(c.alg) + " canonical");
         for (int part = 0; part < 3; part++) {
             const std::string &seg = part == 0 ? s.header : part == 1 ? s.payload : s.signature;
             const size_t unused_bits = seg.size() % 4 == 2 ? 4 : seg.size() % 4 == 3 ? 2 : 0;
@@ -242,7 +242,7 @@ START_TEST(test_noncanonical_trailing_bits_refused)
                 Segments t = s;
                 std::string &target = part == 0 ? t.header : part == 1 ? t.payload : t.signature;
                 target.back() = kAlphabet[last | bits];
-                expect(t.join(), Status::malformed,
+                expect(t.join(), Reason::malformed,
                        std::string(c.alg) + ": unused bits " + std::to_string(bits) + " set in segment " +
                            std::to_string(part));
                 variants++;
@@ -258,7 +258,7 @@ END_TEST
 START_TEST(test_whitespace_inside_segments_refused)
 {
     const Segments s = testkeys::split(good_token());
-    expect(s.join(), Status::ok, "untouched");
+    expect(s.join(), Reason::ok, "untouched");
     // Whitespace, a no-break space, and the two URL encodings of a space.
     for (const char *ws : {" ", "\t", "\n", "\r", "\r\n", "\v", "\f", "\xc2\xa0", "%20", "+"}) {
         const std::string name = "\"" + printable(ws) + "\"";
@@ -268,22 +268,22 @@ START_TEST(test_whitespace_inside_segments_refused)
                 Segments t = s;
                 std::string &target = part == 0 ? t.header : part == 1 ? t.payload : t.signature;
                 target.insert(at, ws);
-                expect(t.join(), Status::malformed,
+                expect(t.join(), Reason::malformed,
                        name + " at " + std::to_string(at) + " of segment " + std::to_string(part));
             }
         }
         // Around the whole token, as a sloppy header parser might leave it.
-        expect(ws + s.join(), Status::malformed, name + " before the token");
-        expect(s.join() + ws, Status::malformed, name + " after the token");
-        expect(s.header + ws + "." + s.payload + "." + s.signature, Status::malformed, name + " before a dot");
-        expect(s.header + "." + ws + s.payload + "." + s.signature, Status::malformed, name + " after a dot");
+        expect(ws + s.join(), Reason::malformed, name + " before the token");
+        expect(s.join() + ws, Reason::malformed, name + " after the token");
+        expect(s.header + ws + "." + s.payload + "." + s.signature, Reason::malformed, name + " before a dot");
+        expect(s.header + "." + ws + s.payload + "." + s.signature, Reason::malformed, name + " after a dot");
     }
     // A line-wrapped token (PEM style, 64 characters a line).
     std::string wrapped = s.join();
     for (size_t at = 64; at < wrapped.size(); at += 65) {
         wrapped.insert(at, "\n");
     }
-    expect(wrapped, Status::malformed, "token wrapped at 64 columns");
+    expect(wrapped, Reason::malformed, "token wrapped at 64 columns");
 }
 END_TEST
 
@@ -318,7 +318,7 @@ START_TEST(test_standard_base64_alphabet_refused)
         }
     }
     ck_assert_msg(!token.empty(), "no signature with '-' and '_'");
-    expect(token, Status::ok, "base64url");
+    expect(token, Reason::ok, "base64url");
     auto to_standard = [](std::string seg) {
         for (char &c : seg) {
             c = c == '-' ? '+' : c == '_' ? '/' : c;
@@ -331,10 +331,10 @@ START_TEST(test_standard_base64_alphabet_refused)
     p.payload = to_standard(s.payload);
     g.signature = to_standard(s.signature);
     const Segments all = {h.header, p.payload, g.signature};
-    expect(h.join(), Status::malformed, "standard base64 header");
-    expect(p.join(), Status::malformed, "standard base64 payload");
-    expect(g.join(), Status::malformed, "standard base64 signature");
-    expect(all.join(), Status::malformed, "standard base64 everywhere");
+    expect(h.join(), Reason::malformed, "standard base64 header");
+    expect(p.join(), Reason::malformed, "standard base64 payload");
+    expect(g.join(), Reason::malformed, "standard base64 signature");
+    expect(all.join(), Reason::malformed, "standard base64 everywhere");
 }
 END_TEST
 
@@ -357,7 +357,7 @@ START_TEST(test_duplicate_members_refused)
              "{\"alg\":\"RS256\",\"kid\":\"rsa-1\",\"typ\":\"JWT\",\"typ\":\"at+jwt\"}",
              "{\"alg\":\"RS256\",\"kid\":\"rsa-1\",\"x\":{\"a\":1,\"a\":2}}",
          }) {
-        expect_verify(signed_token(header, payload), Status::malformed, std::string("header ") + header);
+        expect_verify(signed_token(header, payload), Reason::malformed, std::string("header ") + header);
     }
     const std::string header = rs256_header();
     for (const char *member : {
@@ -370,14 +370,14 @@ START_TEST(test_duplicate_members_refused)
              "\"client_id\":\"admin\"",
              "\"scope\":\"tasks:admin\"",
          }) {
-        expect_verify(signed_token(header, with_member(payload, member)), Status::malformed,
+        expect_verify(signed_token(header, with_member(payload, member)), Reason::malformed,
                       std::string("payload with a second ") + member);
     }
-    expect_verify(signed_token(header, claims_json({{"cnf", "{\"jkt\":\"a\",\"jkt\":\"b\"}"}})), Status::malformed,
+    expect_verify(signed_token(header, claims_json({{"cnf", "{\"jkt\":\"a\",\"jkt\":\"b\"}"}})), Reason::malformed,
                   "duplicate in a nested object");
     // Without the duplicate, the same texts verify.
-    expect_verify(signed_token(header, payload), Status::ok, "no duplicates");
-    expect_verify(signed_token(header, with_member(payload, "\"x-extra\":1")), Status::ok, "one extra member");
+    expect_verify(signed_token(header, payload), Reason::ok, "no duplicates");
+    expect_verify(signed_token(header, with_member(payload, "\"x-extra\":1")), Reason::ok, "one extra member");
 }
 END_TEST
 
@@ -417,7 +417,7 @@ START_TEST(test_bytes_around_the_json_refused)
         {"CESU-8 surrogate pair", claims_json({{"sub", "\"\xed\xa0\xbd\xed\xb8\x80\""}})},
     };
     for (const auto &bad : bad_payloads) {
-        expect_verify(signed_token(header, bad.second), Status::malformed, "payload: " + bad.first);
+        expect_verify(signed_token(header, bad.second), Reason::malformed, "payload: " + bad.first);
     }
     for (const auto &bad : std::vector<std::pair<std::string, std::string>>{
              {"BOM", "\xef\xbb\xbf" + header},
@@ -426,11 +426,11 @@ START_TEST(test_bytes_around_the_json_refused)
              {"second object", header + "{\"alg\":\"none\"}"},
              {"overlong hyphen in kid", testkeys::header_json("RS256", "rsa\xc0\xad" "1")},
          }) {
-        expect_verify(signed_token(bad.second, payload), Status::malformed, "header: " + bad.first);
+        expect_verify(signed_token(bad.second, payload), Reason::malformed, "header: " + bad.first);
     }
     // Insignificant whitespace around the object is JSON (RFC 8259 §2): the
     // texts above are refused for their bytes, not for being unusual.
-    expect_verify(signed_token(" \n" + header + "\r\n", "\t" + payload + " \n"), Status::ok, "JSON whitespace");
+    expect_verify(signed_token(" \n" + header + "\r\n", "\t" + payload + " \n"), Reason::ok, "JSON whitespace");
 }
 END_TEST
 
@@ -438,8 +438,8 @@ START_TEST(test_header_and_payload_must_be_objects)
 {
     for (const char *not_object : {"[{\"alg\":\"RS256\",\"kid\":\"rsa-1\"}]", "\"RS256\"",
                                    "\"{\\\"alg\\\":\\\"RS256\\\"}\"", "256", "null", "true", "[]"}) {
-        expect_verify(signed_token(not_object, claims_json()), Status::malformed, std::string("header ") + not_object);
-        expect_verify(signed_token(rs256_header(), not_object), Status::malformed,
+        expect_verify(signed_token(not_object, claims_json()), Reason::malformed, std::string("header ") + not_object);
+        expect_verify(signed_token(rs256_header(), not_object), Reason::malformed,
                       std::string("payload ") + not_object);
     }
 }
@@ -451,29 +451,29 @@ START_TEST(test_segment_count_and_empty_segments)
 {
     const Segments s = testkeys::split(good_token());
     const std::string jws = s.join();
-    expect_verify(jws, Status::ok, "three segments");
+    expect_verify(jws, Reason::ok, "three segments");
     // Four dots is the compact JWE shape, whatever the segments hold.
-    expect_verify(jws + ".x.y", Status::jwe_not_supported, "JWS + two segments");
-    expect_verify(jws + "..", Status::jwe_not_supported, "JWS + two empty segments");
-    expect_verify(s.header + "..." + s.payload + "." + s.signature, Status::jwe_not_supported,
+    expect_verify(jws + ".x.y", Reason::jwe_not_supported, "JWS + two segments");
+    expect_verify(jws + "..", Reason::jwe_not_supported, "JWS + two empty segments");
+    expect_verify(s.header + "..." + s.payload + "." + s.signature, Reason::jwe_not_supported,
                   "five parts, JWS inside");
     // Other counts are malformed.
-    expect_verify(s.header + "." + s.payload, Status::malformed, "two segments");
-    expect_verify(jws + ".", Status::malformed, "JWS + one empty segment");
-    expect_verify(jws + "." + s.signature, Status::malformed, "signature twice");
-    expect_verify("." + jws, Status::malformed, "leading dot");
-    expect_verify(jws + ".x.y.z", Status::malformed, "six segments");
-    expect_verify(s.header + "." + s.payload + s.signature, Status::malformed, "dot missing");
+    expect_verify(s.header + "." + s.payload, Reason::malformed, "two segments");
+    expect_verify(jws + ".", Reason::malformed, "JWS + one empty segment");
+    expect_verify(jws + "." + s.signature, Reason::malformed, "signature twice");
+    expect_verify("." + jws, Reason::malformed, "leading dot");
+    expect_verify(jws + ".x.y.z", Reason::malformed, "six segments");
+    expect_verify(s.header + "." + s.payload + s.signature, Reason::malformed, "dot missing");
     // Empty segments.
-    expect_verify("..", Status::malformed, "all empty");
-    expect_verify("." + s.payload + "." + s.signature, Status::malformed, "empty header");
-    expect_verify(s.header + ".." + s.signature, Status::malformed, "empty payload (RFC 7515 detached content)");
-    expect_verify(s.header + "." + s.payload + ".", Status::bad_signature, "empty signature");
+    expect_verify("..", Reason::malformed, "all empty");
+    expect_verify("." + s.payload + "." + s.signature, Reason::malformed, "empty header");
+    expect_verify(s.header + ".." + s.signature, Reason::malformed, "empty payload (RFC 7515 detached content)");
+    expect_verify(s.header + "." + s.payload + ".", Reason::bad_signature, "empty signature");
     // The JWS JSON serializations (RFC 7515 §7.2) are not compact tokens.
     const std::string flattened = "{\"protected\":\"" + s.header + "\",\"payload\":\"" + s.payload +
                                   "\",\"signature\":\"" + s.signature + "\"}";
-    expect_verify(flattened, Status::malformed, "flattened JSON serialization");
-    expect_verify(b64url_encode(flattened), Status::malformed, "flattened JSON serialization, base64url");
+    expect_verify(flattened, Reason::malformed, "flattened JSON serialization");
+    expect_verify(b64url_encode(flattened), Reason::malformed, "flattened JSON serialization, base64url");
 }
 END_TEST
 
@@ -481,9 +481,9 @@ START_TEST(test_empty_signature_refused_for_every_algorithm)
 {
     for (const AlgCase &c : kAlgCases) {
         Segments s = testkeys::split(testkeys::make_token(c.alg, c.key, c.kid, claims_json()));
-        expect(s.join(), Status::ok, c.alg);
+        expect(s.join(), Reason::ok, c.alg);
         s.signature.clear();
-        expect(s.join(), Status::bad_signature, std::string(c.alg) + " with an empty signature");
+        expect(s.join(), Reason::bad_signature, std::string(c.alg) + " with an empty signature");
     }
 }
 END_TEST
@@ -502,14 +502,14 @@ START_TEST(test_alg_in_another_case_refused)
         mixed[0] = lower[0];        // "rS256"
         const std::string payload = claims_json();
         for (const std::string &variant : {lower, capitalized, mixed}) {
-            expect(signed_token(testkeys::header_json(variant, c.kid), payload, alg, c.key), Status::alg_not_allowed,
+            expect(signed_token(testkeys::header_json(variant, c.kid), payload, alg, c.key), Reason::alg_not_allowed,
                    "alg " + variant);
         }
-        expect(signed_token(testkeys::header_json(alg, c.kid), payload, alg, c.key), Status::ok, "alg " + alg);
+        expect(signed_token(testkeys::header_json(alg, c.kid), payload, alg, c.key), Reason::ok, "alg " + alg);
         // A JSON escape spells the same string (RFC 8259 §7): "\u0052S256" is "RS256".
         char escaped[8];
         std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(alg[0]));
-        expect(signed_token(testkeys::header_json(escaped + alg.substr(1), c.kid), payload, alg, c.key), Status::ok,
+        expect(signed_token(testkeys::header_json(escaped + alg.substr(1), c.kid), payload, alg, c.key), Reason::ok,
                "alg " + std::string(escaped) + alg.substr(1));
     }
 }
@@ -527,7 +527,7 @@ START_TEST(test_none_and_hmac_refused)
             const std::string header = testkeys::header_json(none, kid);
             const std::string input = b64url_encode(header) + "." + b64url_encode(payload);
             for (const std::string &sig : {std::string(), real_signature, std::string("AA")}) {
-                expect_verify(input + "." + sig, Status::alg_not_allowed,
+                expect_verify(input + "." + sig, Reason::alg_not_allowed,
                               std::string("alg ") + none + ", kid \"" + kid + "\", signature \"" +
                                   sig.substr(0, 8) + "\"");
             }
@@ -554,7 +554,7 @@ START_TEST(test_none_and_hmac_refused)
             const std::string input = b64url_encode(header) + "." + b64url_encode(payload);
             for (const auto &secret : secrets) {
                 expect_verify(input + "." + b64url_encode(hmac(h.second, secret.second, input)),
-                              Status::alg_not_allowed,
+                              Reason::alg_not_allowed,
                               std::string(h.first) + " keyed with the " + secret.first + ", kid \"" + kid + "\"");
             }
         }
@@ -571,9 +571,9 @@ START_TEST(test_kid_lookalikes_refused)
     auto token_with_kid = [&](const std::string &kid_json_text) {
         return signed_token("{\"alg\":\"RS256\",\"kid\":\"" + kid_json_text + "\"}", payload);
     };
-    expect_verify(token_with_kid("rsa-1"), Status::ok, "kid rsa-1");
+    expect_verify(token_with_kid("rsa-1"), Reason::ok, "kid rsa-1");
     // Escapes spell the same string, so this is kid "rsa-1" (RFC 8259 §7).
-    expect_verify(token_with_kid("rsa\\u002d1"), Status::ok, "kid rsa\\u002d1");
+    expect_verify(token_with_kid("rsa\\u002d1"), Reason::ok, "kid rsa\\u002d1");
     for (const std::string &kid : {
              std::string("../../etc/passwd"),
              std::string("../../../../../../dev/null"),
@@ -601,7 +601,7 @@ START_TEST(test_kid_lookalikes_refused)
              std::string(4000, 'k'),
              "rsa-1" + std::string(4000, ' '),
          }) {
-        expect_verify(token_with_kid(kid), Status::unknown_kid, "kid \"" + printable(kid) + "\"");
+        expect_verify(token_with_kid(kid), Reason::unknown_kid, "kid \"" + printable(kid) + "\"");
     }
     // A NUL would end the kid for C string code ("rsa-1\0..." == "rsa-1").
     // The JSON parser refuses strings with NUL (malformed); a kid compared
@@ -609,14 +609,14 @@ START_TEST(test_kid_lookalikes_refused)
     for (const char *kid : {"rsa-1\\u0000", "rsa-1\\u0000../../etc/passwd", "\\u0000rsa-1", "\\u0000"}) {
         const TestIssuer policy = make_policy();
         Verdict v = verify(token_with_kid(kid), {&policy});
-        ck_assert_msg(v.status == Status::malformed || v.status == Status::unknown_kid, "kid \"%s\": got %s", kid,
+        ck_assert_msg(v.status == Reason::malformed || v.status == Reason::unknown_kid, "kid \"%s\": got %s", kid,
                       status_name(v.status));
         ck_assert_ptr_null(v.token.get());
     }
     // Raw control bytes are not JSON at all.
-    expect_verify(token_with_kid(std::string("rsa-1") + '\n'), Status::malformed, "kid with a raw newline");
+    expect_verify(token_with_kid(std::string("rsa-1") + '\n'), Reason::malformed, "kid with a raw newline");
     // Too long to be a token at all.
-    expect_verify(token_with_kid(std::string(7000, 'k')), Status::token_too_large, "kid of 7000 characters");
+    expect_verify(token_with_kid(std::string(7000, 'k')), Reason::token_too_large, "kid of 7000 characters");
 }
 END_TEST
 
@@ -649,17 +649,17 @@ START_TEST(test_embedded_keys_never_used)
         for (const std::string &member : members) {
             const std::string what = std::string(a.alg) + " with " + member.substr(0, 40);
             const std::string header = testkeys::header_json(a.alg, "attacker", member);
-            expect_verify(signed_token(header, payload, a.alg, a.key), Status::unknown_kid, what + ", kid attacker");
+            expect_verify(signed_token(header, payload, a.alg, a.key), Reason::unknown_kid, what + ", kid attacker");
             expect_verify(signed_token(testkeys::header_json(a.alg, a.issuer_kid, member), payload, a.alg, a.key),
-                          Status::bad_signature, what + ", the issuer's kid");
+                          Reason::bad_signature, what + ", the issuer's kid");
             expect_verify(signed_token(testkeys::header_json(a.alg, "", member), payload, a.alg, a.key),
-                          Status::bad_signature, what + ", no kid");
+                          Reason::bad_signature, what + ", no kid");
             // The members are ignored, not refused: the issuer's own token
             // carrying them verifies with the issuer's key.
             const KeyName issuer_key = a.key == KeyName::rsa_other ? KeyName::rsa : KeyName::p256;
             expect_verify(
                 signed_token(testkeys::header_json(a.alg, a.issuer_kid, member), payload, a.alg, issuer_key),
-                Status::ok, what + ", signed by the issuer");
+                Reason::ok, what + ", signed by the issuer");
         }
     }
     // Without kid and with two keys of the token's type, no key is guessed:
@@ -669,7 +669,7 @@ START_TEST(test_embedded_keys_never_used)
     const std::string header =
         testkeys::header_json("RS256", "", "\"jwk\":" + testkeys::public_jwk(KeyName::rsa_other, ""));
     Verdict v = verify(signed_token(header, payload, "RS256", KeyName::rsa_other), {&two_rsa});
-    ck_assert_status(v.status, Status::unknown_kid);
+    ck_assert_status(v.status, Reason::unknown_kid);
     ck_assert_ptr_null(v.token.get());
 }
 END_TEST
@@ -682,37 +682,37 @@ START_TEST(test_huge_and_odd_exp)
 {
     struct Case {
         const char *exp;
-        Status want;
+        Reason want;
     };
     const Case cases[] = {
-        {"1e400", Status::malformed},                // overflows a double: refused by the JSON parser
-        {"-1e400", Status::malformed},
-        {"1e-400", Status::expired},                 // underflows to 0
-        {"9e18", Status::ok},                        // finite and in the future
-        {"9223372036854775807", Status::ok},         // INT64_MAX
-        {"1.7976931348623157e308", Status::ok},      // DBL_MAX
-        {"1700000600.5", Status::ok},
-        {"17000006e2", Status::ok},
-        {"1.7000006E9", Status::ok},
-        {"0", Status::expired},
-        {"-0", Status::expired},
-        {"-1", Status::expired},
-        {"-9e18", Status::expired},
-        {"-1.7976931348623157e308", Status::expired},
-        {"\"1700000600\"", Status::malformed_claim},
-        {"\"9e18\"", Status::malformed_claim},
-        {"\"Infinity\"", Status::malformed_claim},
-        {"[9e18]", Status::malformed_claim},
-        {"{\"$numberLong\":\"9000000000000000000\"}", Status::malformed_claim},
-        {"true", Status::malformed_claim},
-        {"null", Status::malformed_claim},
-        {"Infinity", Status::malformed},             // not JSON
-        {"NaN", Status::malformed},
-        {"0x7fffffff", Status::malformed},
-        {"+1700000600", Status::malformed},
-        {"01700000600", Status::malformed},
-        {"1700000600.", Status::malformed},
-        {".5e10", Status::malformed},
+        {"1e400", Reason::malformed},                // overflows a double: refused by the JSON parser
+        {"-1e400", Reason::malformed},
+        {"1e-400", Reason::expired},                 // underflows to 0
+        {"9e18", Reason::ok},                        // finite and in the future
+        {"9223372036854775807", Reason::ok},         // INT64_MAX
+        {"1.7976931348623157e308", Reason::ok},      // DBL_MAX
+        {"1700000600.5", Reason::ok},
+        {"17000006e2", Reason::ok},
+        {"1.7000006E9", Reason::ok},
+        {"0", Reason::expired},
+        {"-0", Reason::expired},
+        {"-1", Reason::expired},
+        {"-9e18", Reason::expired},
+        {"-1.7976931348623157e308", Reason::expired},
+        {"\"1700000600\"", Reason::malformed_claim},
+        {"\"9e18\"", Reason::malformed_claim},
+        {"\"Infinity\"", Reason::malformed_claim},
+        {"[9e18]", Reason::malformed_claim},
+        {"{\"$numberLong\":\"9000000000000000000\"}", Reason::malformed_claim},
+        {"true", Reason::malformed_claim},
+        {"null", Reason::malformed_claim},
+        {"Infinity", Reason::malformed},             // not JSON
+        {"NaN", Reason::malformed},
+        {"0x7fffffff", Reason::malformed},
+        {"+1700000600", Reason::malformed},
+        {"01700000600", Reason::malformed},
+        {"1700000600.", Reason::malformed},
+        {".5e10", Reason::malformed},
     };
     for (const Case &c : cases) {
         expect_verify(signed_token(rs256_header(), claims_json({{"exp", c.exp}})), c.want, std::string("exp ") + c.exp);
@@ -721,16 +721,16 @@ START_TEST(test_huge_and_odd_exp)
     // hold as an integer: refusing it is the parser's limit, accepting it
     // is RFC 7519; anything else (a crash, "expired") is wrong.
     bool verified = false;
-    Status got = check_token(signed_token(rs256_header(), claims_json({{"exp", "9223372036854775808"}})), make_policy(),
+    Reason got = check_token(signed_token(rs256_header(), claims_json({{"exp", "9223372036854775808"}})), make_policy(),
                              kNow, &verified);
-    ck_assert_msg(got == Status::ok || got == Status::malformed || got == Status::malformed_claim,
+    ck_assert_msg(got == Reason::ok || got == Reason::malformed || got == Reason::malformed_claim,
                   "exp 9223372036854775808: got %s", status_name(got));
     // nbf and iat are read the same way.
-    const std::pair<Members, Status> others[] = {
-        {{{"nbf", "9e18"}}, Status::not_yet_valid},  {{{"nbf", "1e400"}}, Status::malformed},
-        {{{"nbf", "-1e308"}}, Status::ok},           {{{"nbf", "\"0\""}}, Status::malformed_claim},
-        {{{"iat", "9e18"}}, Status::issued_in_future}, {{{"iat", "-9e18"}}, Status::ok},
-        {{{"iat", "-1e400"}}, Status::malformed},    {{{"iat", "[]"}}, Status::malformed_claim},
+    const std::pair<Members, Reason> others[] = {
+        {{{"nbf", "9e18"}}, Reason::not_yet_valid},  {{{"nbf", "1e400"}}, Reason::malformed},
+        {{{"nbf", "-1e308"}}, Reason::ok},           {{{"nbf", "\"0\""}}, Reason::malformed_claim},
+        {{{"iat", "9e18"}}, Reason::issued_in_future}, {{{"iat", "-9e18"}}, Reason::ok},
+        {{{"iat", "-1e400"}}, Reason::malformed},    {{{"iat", "[]"}}, Reason::malformed_claim},
     };
     for (const auto &o : others) {
         expect_verify(signed_token(rs256_header(), claims_json(o.first)), o.second,
@@ -745,30 +745,30 @@ START_TEST(test_deep_nesting)
 {
     const std::string header = rs256_header();
     // Claims the verifier does not read may hold anything JSON allows.
-    expect_verify(signed_token(header, claims_json({{"deep", nested_arrays(100)}})), Status::ok, "100 nested arrays");
+    expect_verify(signed_token(header, claims_json({{"deep", nested_arrays(100)}})), Reason::ok, "100 nested arrays");
     // jansson counts every value, the claims object and the innermost 0 too.
-    expect_verify(signed_token(header, claims_json({{"deep", nested_arrays(2046)}})), Status::ok,
+    expect_verify(signed_token(header, claims_json({{"deep", nested_arrays(2046)}})), Reason::ok,
                   "2046 nested arrays (depth 2048)");
-    expect_verify(signed_token(header, claims_json({{"deep", nested_objects(500)}})), Status::ok,
+    expect_verify(signed_token(header, claims_json({{"deep", nested_objects(500)}})), Reason::ok,
                   "500 nested objects");
     std::string wide = "[0";
     for (int i = 0; i < 2000; i++) {
         wide += ",0";
     }
-    expect_verify(signed_token(header, claims_json({{"wide", wide + "]"}})), Status::ok, "array of 2001 numbers");
+    expect_verify(signed_token(header, claims_json({{"wide", wide + "]"}})), Reason::ok, "array of 2001 numbers");
     // One level deeper than the parser allows.
-    expect_verify(signed_token(header, claims_json({{"deep", nested_arrays(2047)}})), Status::malformed,
+    expect_verify(signed_token(header, claims_json({{"deep", nested_arrays(2047)}})), Reason::malformed,
                   "2047 nested arrays (depth 2049)");
-    expect_verify(signed_token(rs256_header("\"deep\":" + nested_arrays(2047)), claims_json()), Status::malformed,
+    expect_verify(signed_token(rs256_header("\"deep\":" + nested_arrays(2047)), claims_json()), Reason::malformed,
                   "2047 nested arrays in the header");
-    expect_verify(signed_token(header, claims_json({{"deep", nested_arrays(3500)}})), Status::token_too_large,
+    expect_verify(signed_token(header, claims_json({{"deep", nested_arrays(3500)}})), Reason::token_too_large,
                   "3500 nested arrays");
     // Registered claims of the wrong shape are malformed claims, however deep.
-    expect_verify(signed_token(header, claims_json({{"exp", nested_arrays(1000)}})), Status::malformed_claim,
+    expect_verify(signed_token(header, claims_json({{"exp", nested_arrays(1000)}})), Reason::malformed_claim,
                   "exp as 1000 nested arrays");
-    expect_verify(signed_token(header, claims_json({{"aud", nested_arrays(1000)}})), Status::malformed_claim,
+    expect_verify(signed_token(header, claims_json({{"aud", nested_arrays(1000)}})), Reason::malformed_claim,
                   "aud as 1000 nested arrays");
-    expect_verify(signed_token(header, claims_json({{"iss", nested_objects(500)}})), Status::malformed_claim,
+    expect_verify(signed_token(header, claims_json({{"iss", nested_objects(500)}})), Reason::malformed_claim,
                   "iss as 500 nested objects");
     // Client id and scopes ignore values of the wrong shape: the client id
     // falls back to "sub", the nested scopes are dropped.
@@ -777,7 +777,7 @@ START_TEST(test_deep_nesting)
                                                          {"scope", ""},
                                                          {"scp", "[" + nested_arrays(1000) + ",\"tasks:read\"]"}})),
                        {&policy});
-    ck_assert_status(v.status, Status::ok);
+    ck_assert_status(v.status, Reason::ok);
     ck_assert_std_str_eq(v.token->client_id(), "svc-1");
     ck_assert_std_str_eq(v.token->scope_string(), "tasks:read");
 }

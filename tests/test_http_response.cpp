@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "http_response.h"
+#include "fetch/http_response.h"
 #include "test_suites.h"
 #include "test_support.h"
 

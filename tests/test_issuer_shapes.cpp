@@ -4,13 +4,13 @@
 #include <string>
 #include <vector>
 
-#include "claims.h"
-#include "scope.h"
+#include "token/claims.h"
+#include "verify/scope.h"
 #include "test_keys.h"
 #include "test_suites.h"
 #include "test_support.h"
 
-using m2m::Status;
+using m2m::Reason;
 using testkeys::KeyName;
 using namespace testsupport;
 
@@ -204,7 +204,7 @@ START_TEST(test_scalekit)
     Issuers issuers;
     std::string token = testkeys::sign_compact("RS256", KeyName::rsa, header("RS256", "rsa-1", "JWT"), scalekit_claims());
     Verdict v = verify_all(issuers, token);
-    ck_assert_status(v.status, Status::ok);
+    ck_assert_status(v.status, Reason::ok);
     ck_assert_ptr_eq(v.issuer, &issuers.scalekit);
     ck_assert_std_str_eq(v.token->client_id(), "m2morg_68315758685323697");
     assert_scopes(v, {"deploy:applications", "read:deployments"});
@@ -218,7 +218,7 @@ START_TEST(test_auth0)
     Issuers issuers;
     std::string token = testkeys::sign_compact("RS256", KeyName::rsa, header("RS256", "rsa-1", "at+jwt"), auth0_claims());
     Verdict v = verify_all(issuers, token);
-    ck_assert_status(v.status, Status::ok);
+    ck_assert_status(v.status, Reason::ok);
     ck_assert_ptr_eq(v.issuer, &issuers.auth0);
     // azp is the client; sub is "<client>@clients".
     ck_assert_std_str_eq(v.token->client_id(), "xyz");
@@ -227,15 +227,15 @@ START_TEST(test_auth0)
     // An operator who prefers sub gets the "@clients" form.
     issuers.auth0.client_id_claims = {"sub"};
     v = verify_all(issuers, token);
-    ck_assert_status(v.status, Status::ok);
+    ck_assert_status(v.status, Reason::ok);
     ck_assert_std_str_eq(v.token->client_id(), "xyz@clients");
 
     // RFC 9068 typ, as Auth0 sends it for at+jwt profiles.
     issuers.auth0.require_typ = {"application/at+jwt"};
-    ck_assert_status(verify_all(issuers, token).status, Status::ok);
+    ck_assert_status(verify_all(issuers, token).status, Reason::ok);
     std::string jwt_typ =
         testkeys::sign_compact("RS256", KeyName::rsa, header("RS256", "rsa-1", "JWT"), auth0_claims());
-    ck_assert_status(verify_all(issuers, jwt_typ).status, Status::wrong_typ);
+    ck_assert_status(verify_all(issuers, jwt_typ).status, Reason::wrong_typ);
 }
 END_TEST
 
@@ -244,7 +244,7 @@ START_TEST(test_okta)
     Issuers issuers;
     std::string token = testkeys::sign_compact("RS256", KeyName::rsa, header("RS256", "rsa-1", "JWT"), okta_claims());
     Verdict v = verify_all(issuers, token);
-    ck_assert_status(v.status, Status::ok);
+    ck_assert_status(v.status, Reason::ok);
     ck_assert_ptr_eq(v.issuer, &issuers.okta);
     ck_assert_std_str_eq(v.token->client_id(), "0oa8f5j3ecb5w3dF35d7");
     assert_scopes(v, {"tasks:read", "tasks:write"});
@@ -259,7 +259,7 @@ START_TEST(test_entra_v1)
     Issuers issuers;
     std::string token = testkeys::sign_compact("RS256", KeyName::rsa, header("RS256", "rsa-1", "JWT"), entra_v1_claims());
     Verdict v = verify_all(issuers, token);
-    ck_assert_status(v.status, Status::ok);
+    ck_assert_status(v.status, Reason::ok);
     ck_assert_ptr_eq(v.issuer, &issuers.entra_v1);
     // appid, not sub (the service principal's object id).
     ck_assert_std_str_eq(v.token->client_id(), "6e74172b-be56-4843-9ff4-e66a39bb12e3");
@@ -269,7 +269,7 @@ START_TEST(test_entra_v1)
     // With the default scope claims, app roles are not scopes.
     issuers.entra_v1.scope_claims = TestIssuer().scope_claims;
     v = verify_all(issuers, token);
-    ck_assert_status(v.status, Status::ok);
+    ck_assert_status(v.status, Reason::ok);
     assert_scopes(v, {});
     ck_assert(!m2m::has_all_scopes(v.token->scopes(), {"Tasks.Read.All"}));
 }
@@ -280,14 +280,14 @@ START_TEST(test_entra_v2)
     Issuers issuers;
     std::string token = testkeys::sign_compact("RS256", KeyName::rsa, header("RS256", "rsa-1", "JWT"), entra_v2_claims());
     Verdict v = verify_all(issuers, token);
-    ck_assert_status(v.status, Status::ok);
+    ck_assert_status(v.status, Reason::ok);
     ck_assert_ptr_eq(v.issuer, &issuers.entra_v2);
     ck_assert_std_str_eq(v.token->client_id(), "6e74172b-be56-4843-9ff4-e66a39bb12e3");
     assert_scopes(v, {"Tasks.Read.All"});
     // A v2 token is not accepted by the v1 issuer's policy (different iss).
     std::vector<const TestIssuer *> v1_only = {&issuers.entra_v1};
     Verdict w = verify(token, v1_only);
-    ck_assert_status(w.status, Status::wrong_issuer);
+    ck_assert_status(w.status, Reason::wrong_issuer);
 }
 END_TEST
 
@@ -297,7 +297,7 @@ START_TEST(test_keycloak)
     std::string token =
         testkeys::sign_compact("ES256", KeyName::p256, header("ES256", "ec-256", "JWT"), keycloak_claims("client_id"));
     Verdict v = verify_all(issuers, token);
-    ck_assert_status(v.status, Status::ok);
+    ck_assert_status(v.status, Reason::ok);
     ck_assert_ptr_eq(v.issuer, &issuers.keycloak);
     ck_assert_std_str_eq(v.token->client_id(), "tasks-worker");
     assert_scopes(v, {"profile", "email", "tasks:read"});
@@ -312,7 +312,7 @@ START_TEST(test_keycloak)
     std::string old =
         testkeys::sign_compact("RS256", KeyName::rsa, header("RS256", "rsa-1", "JWT"), keycloak_claims("clientId"));
     v = verify_all(issuers, old);
-    ck_assert_status(v.status, Status::ok);
+    ck_assert_status(v.status, Reason::ok);
     ck_assert_std_str_eq(v.token->client_id(), "tasks-worker");
     ck_assert_std_str_eq(rendered(m2m::find_claim(v.token->token().claims(), "clientid")), "tasks-worker");
 }
@@ -323,7 +323,7 @@ START_TEST(test_cognito)
     Issuers issuers;
     std::string token = testkeys::sign_compact("RS256", KeyName::rsa, header("RS256", "rsa-1", "JWT"), cognito_claims());
     Verdict v = verify_all(issuers, token);
-    ck_assert_status(v.status, Status::ok);
+    ck_assert_status(v.status, Reason::ok);
     ck_assert_ptr_eq(v.issuer, &issuers.cognito);
     ck_assert_std_str_eq(v.token->client_id(), "4tt1qv0le8on1n8c5an6ehr8ap");
     assert_scopes(v, {"tasks-api/tasks.read", "tasks-api/tasks.write"});
@@ -331,7 +331,7 @@ START_TEST(test_cognito)
     // Cognito access tokens carry no aud: configuring an audience refuses them.
     issuers.cognito.audiences = {"tasks-api"};
     v = verify_all(issuers, token);
-    ck_assert_status(v.status, Status::wrong_audience);
+    ck_assert_status(v.status, Reason::wrong_audience);
     ck_assert_ptr_nonnull(v.token.get());
     ck_assert_std_str_eq(v.token->client_id(), "4tt1qv0le8on1n8c5an6ehr8ap");
 }
@@ -345,7 +345,7 @@ START_TEST(test_tokens_do_not_cross_issuers)
     payload.replace(payload.find(kAuth0), std::string(kAuth0).size(), kOkta);
     std::string token = testkeys::sign_compact("RS256", KeyName::rsa, header("RS256", "rsa-1", "JWT"), payload);
     Verdict v = verify_all(issuers, token);
-    ck_assert_status(v.status, Status::wrong_audience);
+    ck_assert_status(v.status, Reason::wrong_audience);
     ck_assert_ptr_eq(v.issuer, &issuers.okta);
 }
 END_TEST

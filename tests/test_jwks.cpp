@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "jwks.h"
+#include "keys/jwks.h"
 #include "test_keys.h"
 #include "test_suites.h"
 #include "test_support.h"
@@ -12,7 +12,7 @@
 using m2m::Algorithm;
 using m2m::Curve;
 using m2m::KeyType;
-using m2m::Status;
+using m2m::Reason;
 using testkeys::jwk_set;
 using testkeys::KeyName;
 using testkeys::public_jwk;
@@ -26,7 +26,7 @@ m2m::JwksParseResult parse(const std::vector<std::string> &jwks) { return m2m::p
 std::string assert_only_key_skipped(const std::string &jwk)
 {
     m2m::JwksParseResult r = parse({jwk});
-    ck_assert_msg(r.status == Status::jwks_no_usable_key, "status %s for %s", status_name(r.status), jwk.c_str());
+    ck_assert_msg(r.status == Reason::jwks_no_usable_key, "status %s for %s", status_name(r.status), jwk.c_str());
     ck_assert_uint_eq(r.keys.keys().size(), 0);
     ck_assert_uint_eq(r.skipped.size(), 1);
     return r.skipped[0];
@@ -36,7 +36,7 @@ std::string assert_only_key_skipped(const std::string &jwk)
 void assert_skipped_beside_good_key(const std::string &jwk, const std::string &skip_prefix)
 {
     m2m::JwksParseResult r = parse({jwk, public_jwk(KeyName::rsa, "good")});
-    ck_assert_status(r.status, Status::ok);
+    ck_assert_status(r.status, Reason::ok);
     ck_assert_uint_eq(r.keys.keys().size(), 1);
     ck_assert(r.keys.keys()[0].kid.has_value());
     ck_assert_std_str_eq(*r.keys.keys()[0].kid, "good");
@@ -59,7 +59,7 @@ std::string ec_jwk_with(const std::string &members) { return "{\"kty\":\"EC\",\"
 START_TEST(test_rsa_key_parsed)
 {
     m2m::JwksParseResult r = parse({public_jwk(KeyName::rsa, "rsa-1")});
-    ck_assert_status(r.status, Status::ok);
+    ck_assert_status(r.status, Reason::ok);
     ck_assert_uint_eq(r.skipped.size(), 0);
     ck_assert_uint_eq(r.keys.keys().size(), 1);
     const m2m::Key &key = r.keys.keys()[0];
@@ -82,7 +82,7 @@ START_TEST(test_ec_keys_parsed)
         public_jwk(KeyName::p384, "ec-384"),
         public_jwk(KeyName::p521, "ec-521"),
     });
-    ck_assert_status(r.status, Status::ok);
+    ck_assert_status(r.status, Reason::ok);
     ck_assert_uint_eq(r.skipped.size(), 0);
     ck_assert_uint_eq(r.keys.keys().size(), 3);
     const char *kids[] = {"ec-256", "ec-384", "ec-521"};
@@ -105,7 +105,7 @@ END_TEST
 START_TEST(test_mixed_set_keeps_order)
 {
     m2m::JwksParseResult r = m2m::parse_jwks(standard_jwks());
-    ck_assert_status(r.status, Status::ok);
+    ck_assert_status(r.status, Reason::ok);
     ck_assert_uint_eq(r.keys.keys().size(), 4);
     ck_assert(r.keys.keys()[0].kty == KeyType::RSA);
     ck_assert(r.keys.keys()[1].crv == Curve::P256);
@@ -117,7 +117,7 @@ END_TEST
 START_TEST(test_key_without_kid_parsed)
 {
     m2m::JwksParseResult r = parse({public_jwk(KeyName::p256, "")});
-    ck_assert_status(r.status, Status::ok);
+    ck_assert_status(r.status, Reason::ok);
     ck_assert_uint_eq(r.keys.keys().size(), 1);
     ck_assert(!r.keys.keys()[0].kid.has_value());
 }
@@ -129,7 +129,7 @@ START_TEST(test_jwk_alg_recorded)
         public_jwk(KeyName::rsa, "ps", "\"alg\":\"PS384\",\"use\":\"sig\""),
         public_jwk(KeyName::p521, "es", "\"alg\":\"ES512\",\"key_ops\":[\"verify\"]"),
     });
-    ck_assert_status(r.status, Status::ok);
+    ck_assert_status(r.status, Reason::ok);
     ck_assert_uint_eq(r.keys.keys().size(), 2);
     ck_assert(r.keys.keys()[0].alg == Algorithm::PS384);
     ck_assert(r.keys.keys()[1].alg == Algorithm::ES512);
@@ -146,7 +146,7 @@ START_TEST(test_use_enc_skipped)
     assert_only_key_skipped(public_jwk(KeyName::rsa, "u2", "\"use\":\"SIG\""));
     // use=sig is fine.
     m2m::JwksParseResult ok = parse({public_jwk(KeyName::rsa, "sig", "\"use\":\"sig\"")});
-    ck_assert_status(ok.status, Status::ok);
+    ck_assert_status(ok.status, Reason::ok);
     ck_assert_uint_eq(ok.keys.keys().size(), 1);
 }
 END_TEST
@@ -160,7 +160,7 @@ START_TEST(test_key_ops_without_verify_skipped)
     assert_only_key_skipped(public_jwk(KeyName::rsa, "str", "\"key_ops\":\"verify\""));
     // verify among other operations is enough.
     m2m::JwksParseResult ok = parse({public_jwk(KeyName::rsa, "v", "\"key_ops\":[\"sign\",\"verify\"]")});
-    ck_assert_status(ok.status, Status::ok);
+    ck_assert_status(ok.status, Reason::ok);
     ck_assert_uint_eq(ok.keys.keys().size(), 1);
 }
 END_TEST
@@ -192,7 +192,7 @@ START_TEST(test_oct_and_okp_skipped)
         public_jwk(KeyName::rsa, "rsa-1"),
         "{\"kty\":\"OKP\",\"kid\":\"ed\",\"crv\":\"Ed25519\",\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\"}",
     });
-    ck_assert_status(r.status, Status::ok);
+    ck_assert_status(r.status, Reason::ok);
     ck_assert_uint_eq(r.keys.keys().size(), 1);
     ck_assert_std_str_eq(*r.keys.keys()[0].kid, "rsa-1");
     ck_assert_uint_eq(r.skipped.size(), 2);
@@ -216,8 +216,8 @@ START_TEST(test_missing_members_skipped)
     const std::string x = "\"x\":\"" + ec.x + "\"";
     const std::string y = "\"y\":\"" + ec.y + "\"";
     // Sanity: the complete hand-built keys are accepted.
-    ck_assert_status(parse({rsa_jwk_with(n + "," + e)}).status, Status::ok);
-    ck_assert_status(parse({ec_jwk_with(crv + "," + x + "," + y)}).status, Status::ok);
+    ck_assert_status(parse({rsa_jwk_with(n + "," + e)}).status, Reason::ok);
+    ck_assert_status(parse({ec_jwk_with(crv + "," + x + "," + y)}).status, Reason::ok);
 
     const std::vector<std::string> broken = {
         rsa_jwk_with(e),                                  // no n
@@ -291,7 +291,7 @@ START_TEST(test_broken_rsa_numbers_skipped)
     // Leading zero bytes do not count towards the length.
     std::string padded = std::string(1, '\0') + n;
     m2m::JwksParseResult r = parse({rsa_numbers(testkeys::b64url_encode(padded), parts.e)});
-    ck_assert_status(r.status, Status::ok);
+    ck_assert_status(r.status, Reason::ok);
     ck_assert_uint_eq(r.keys.keys()[0].signature_size, 256);
 }
 END_TEST
@@ -317,7 +317,7 @@ START_TEST(test_private_member_imports_public_half)
     for (KeyName name : {KeyName::rsa, KeyName::p384}) {
         testkeys::JwkParts parts = testkeys::jwk_parts(name);
         m2m::JwksParseResult r = parse({public_jwk(name, "leaky", "\"d\":\"" + parts.d + "\"")});
-        ck_assert_status(r.status, Status::ok);
+        ck_assert_status(r.status, Reason::ok);
         ck_assert_uint_eq(r.keys.keys().size(), 1);
         ck_assert_uint_eq(r.skipped.size(), 0);
         cjose_err err;
@@ -368,19 +368,19 @@ START_TEST(test_not_a_jwk_set)
     };
     for (const char *text : bad) {
         m2m::JwksParseResult r = m2m::parse_jwks(text);
-        ck_assert_msg(r.status == Status::jwks_malformed, "'%s': got %s", text, status_name(r.status));
+        ck_assert_msg(r.status == Reason::jwks_malformed, "'%s': got %s", text, status_name(r.status));
         ck_assert_uint_eq(r.keys.keys().size(), 0);
     }
     // A valid set embedded after junk is still junk.
     std::string with_junk = standard_jwks() + "x";
-    ck_assert_status(m2m::parse_jwks(with_junk).status, Status::jwks_malformed);
+    ck_assert_status(m2m::parse_jwks(with_junk).status, Reason::jwks_malformed);
 }
 END_TEST
 
 START_TEST(test_no_usable_key)
 {
     m2m::JwksParseResult empty = m2m::parse_jwks("{\"keys\":[]}");
-    ck_assert_status(empty.status, Status::jwks_no_usable_key);
+    ck_assert_status(empty.status, Reason::jwks_no_usable_key);
     ck_assert_uint_eq(empty.skipped.size(), 0);
 
     m2m::JwksParseResult r = parse({
@@ -388,7 +388,7 @@ START_TEST(test_no_usable_key)
         "{\"kty\":\"oct\",\"kid\":\"h\",\"k\":\"c2VjcmV0\"}",
         public_jwk(KeyName::rsa_1024, "short"),
     });
-    ck_assert_status(r.status, Status::jwks_no_usable_key);
+    ck_assert_status(r.status, Reason::jwks_no_usable_key);
     ck_assert_uint_eq(r.keys.keys().size(), 0);
     ck_assert_uint_eq(r.skipped.size(), 3);
 }
@@ -469,7 +469,7 @@ END_TEST
 START_TEST(test_share_keys_moves_the_set)
 {
     m2m::JwksParseResult r = parse({public_jwk(KeyName::rsa, "a"), public_jwk(KeyName::p256, "b")});
-    ck_assert_status(r.status, Status::ok);
+    ck_assert_status(r.status, Reason::ok);
     const cjose_jwk_t *first = r.keys.keys()[0].jwk.get();
     std::shared_ptr<const m2m::KeySet> shared = m2m::share_keys(std::move(r.keys));
     ck_assert_ptr_nonnull(shared.get());

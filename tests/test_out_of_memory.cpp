@@ -10,10 +10,10 @@
 #include <string>
 #include <vector>
 
-#include "algorithm.h"
-#include "claims.h"
-#include "scope.h"
-#include "status_report.h"
+#include "keys/algorithm.h"
+#include "token/claims.h"
+#include "verify/scope.h"
+#include "report/status_page.h"
 #include "test_suites.h"
 #include "test_support.h"
 

@@ -6,7 +6,7 @@
 #include <limits>
 #include <optional>
 
-#include "refresh_policy.h"
+#include "fetch/refresh_policy.h"
 #include "test_suites.h"
 #include "test_support.h"
 

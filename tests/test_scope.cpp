@@ -2,7 +2,7 @@
 #include <string>
 #include <vector>
 
-#include "scope.h"
+#include "verify/scope.h"
 #include "test_suites.h"
 #include "test_support.h"
 

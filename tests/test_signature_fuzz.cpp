@@ -13,7 +13,7 @@
 #include "test_suites.h"
 #include "test_support.h"
 
-using m2m::Status;
+using m2m::Reason;
 using testkeys::b64url_decode;
 using testkeys::b64url_encode;
 using testkeys::KeyName;
@@ -117,7 +117,7 @@ bool one_bit_apart(const std::string &a, const std::string &b)
 START_TEST(test_untouched_tokens_verify)
 {
     const FuzzCase &c = fuzz_case(_i);
-    ck_assert_status(check_token(fuzz_token(c), fuzz_policy()), Status::ok);
+    ck_assert_status(check_token(fuzz_token(c), fuzz_policy()), Reason::ok);
 }
 END_TEST
 
@@ -133,8 +133,8 @@ START_TEST(test_every_signature_bit_flip_fails)
             std::string flipped = sig;
             flipped[byte] = static_cast<char>(flipped[byte] ^ (1 << bit));
             bool verified = true;
-            Status status = check_token(with_signature(token, flipped), policy, kNow, &verified);
-            ck_assert_msg(status == Status::bad_signature, "%s: bit %d of byte %zu flipped: got %s", c.alg, bit,
+            Reason status = check_token(with_signature(token, flipped), policy, kNow, &verified);
+            ck_assert_msg(status == Reason::bad_signature, "%s: bit %d of byte %zu flipped: got %s", c.alg, bit,
                           byte, status_name(status));
             ck_assert(!verified);
             tried++;
@@ -151,16 +151,16 @@ START_TEST(test_every_signature_truncation_fails)
     const std::string token = fuzz_token(c);
     const std::string sig = signature_of(token, c);
     for (size_t len = 0; len < sig.size(); len++) {
-        Status status = check_token(with_signature(token, sig.substr(0, len)), policy);
-        ck_assert_msg(status == Status::bad_signature, "%s: signature cut to %zu bytes: got %s", c.alg, len, status_name(status));
+        Reason status = check_token(with_signature(token, sig.substr(0, len)), policy);
+        ck_assert_msg(status == Reason::bad_signature, "%s: signature cut to %zu bytes: got %s", c.alg, len, status_name(status));
     }
     // Truncating the base64url text at every length fails as well.
     Segments s = testkeys::split(token);
     for (size_t len = 0; len < s.signature.size(); len++) {
         Segments cut = s;
         cut.signature.resize(len);
-        Status status = check_token(cut.join(), policy);
-        ck_assert_msg(status == Status::malformed || status == Status::bad_signature,
+        Reason status = check_token(cut.join(), policy);
+        ck_assert_msg(status == Reason::malformed || status == Reason::bad_signature,
                       "%s: signature text cut to %zu characters: got %s", c.alg, len, status_name(status));
     }
 }
@@ -173,13 +173,13 @@ START_TEST(test_signature_extensions_fail)
     const std::string token = fuzz_token(c);
     const std::string sig = signature_of(token, c);
     // Trailing and leading bytes appended to a valid signature.
-    ck_assert_status(check_token(with_signature(token, sig + std::string(1, '\0')), policy), Status::bad_signature);
-    ck_assert_status(check_token(with_signature(token, std::string(1, '\0') + sig), policy), Status::bad_signature);
-    ck_assert_status(check_token(with_signature(token, sig + sig), policy), Status::bad_signature);
+    ck_assert_status(check_token(with_signature(token, sig + std::string(1, '\0')), policy), Reason::bad_signature);
+    ck_assert_status(check_token(with_signature(token, std::string(1, '\0') + sig), policy), Reason::bad_signature);
+    ck_assert_status(check_token(with_signature(token, sig + sig), policy), Reason::bad_signature);
     ck_assert_status(check_token(with_signature(token, std::string(sig.size(), '\0')), policy),
-                     Status::bad_signature);
+                     Reason::bad_signature);
     ck_assert_status(check_token(with_signature(token, std::string(sig.size(), '\xff')), policy),
-                     Status::bad_signature);
+                     Reason::bad_signature);
 }
 END_TEST
 
@@ -199,8 +199,8 @@ START_TEST(test_ecdsa_signature_must_be_fixed_width)
         const std::string sig = signature_of(token, c);
         const size_t half = c.signature_bytes / 2;
         std::string padded = std::string(1, '\0') + sig.substr(0, half) + std::string(1, '\0') + sig.substr(half);
-        Status status = check_token(with_signature(token, padded), fuzz_policy());
-        ck_assert_msg(status == Status::bad_signature, "%s: R and S padded to %zu octets: got %s", c.alg, half + 1,
+        Reason status = check_token(with_signature(token, padded), fuzz_policy());
+        ck_assert_msg(status == Reason::bad_signature, "%s: R and S padded to %zu octets: got %s", c.alg, half + 1,
                       status_name(status));
     }
     ck_assert_uint_eq(ec_cases, 3);
@@ -231,11 +231,11 @@ START_TEST(test_ecdsa_scalars_out_of_range_fail)
         return out;
     };
     const std::string r = sig.substr(0, 66), s = sig.substr(66);
-    ck_assert_status(check_token(token, fuzz_policy()), Status::ok);
-    ck_assert_status(check_token(with_signature(token, plus_order(r) + s), fuzz_policy()), Status::bad_signature);
-    ck_assert_status(check_token(with_signature(token, r + plus_order(s)), fuzz_policy()), Status::bad_signature);
+    ck_assert_status(check_token(token, fuzz_policy()), Reason::ok);
+    ck_assert_status(check_token(with_signature(token, plus_order(r) + s), fuzz_policy()), Reason::bad_signature);
+    ck_assert_status(check_token(with_signature(token, r + plus_order(s)), fuzz_policy()), Reason::bad_signature);
     ck_assert_status(check_token(with_signature(token, plus_order(r) + plus_order(s)), fuzz_policy()),
-                     Status::bad_signature);
+                     Reason::bad_signature);
     EC_GROUP_free(group);
 }
 END_TEST
@@ -258,21 +258,21 @@ START_TEST(test_every_payload_bit_flip_fails)
             // Through verify(), the module's path: nothing of the
             // forged claims may come out.
             Verdict v = verify(t.join(), {&policy});
-            ck_assert_msg(v.status == Status::bad_signature || v.status == Status::malformed ||
-                              v.status == Status::wrong_issuer,
+            ck_assert_msg(v.status == Reason::bad_signature || v.status == Reason::malformed ||
+                              v.status == Reason::wrong_issuer,
                           "%s: payload bit %d of byte %zu flipped: verify() got %s", c.alg, bit, byte,
                           status_name(v.status));
             ck_assert_msg(!v.token, "%s: payload bit %d of byte %zu flipped: claims came out of verify()", c.alg, bit,
                           byte);
             // A flip that changed "iss" selects no issuer; checked against
             // this issuer's keys anyway, its signature fails too.
-            Status status = v.status;
-            if (status == Status::wrong_issuer) {
+            Reason status = v.status;
+            if (status == Reason::wrong_issuer) {
                 status = check_token(t.join(), policy);
             }
-            ck_assert_msg(status == Status::bad_signature || status == Status::malformed,
+            ck_assert_msg(status == Reason::bad_signature || status == Reason::malformed,
                           "%s: payload bit %d of byte %zu flipped: got %s", c.alg, bit, byte, status_name(status));
-            if (status == Status::bad_signature) {
+            if (status == Reason::bad_signature) {
                 still_json++;
             }
         }
@@ -297,8 +297,8 @@ START_TEST(test_every_header_bit_flip_fails)
             Segments t = s;
             t.header = b64url_encode(flipped);
             bool verified = true;
-            Status status = check_token(t.join(), policy, kNow, &verified);
-            ck_assert_msg(status != Status::ok && !verified, "%s: header bit %d of byte %zu flipped: got %s", c.alg,
+            Reason status = check_token(t.join(), policy, kNow, &verified);
+            ck_assert_msg(status != Reason::ok && !verified, "%s: header bit %d of byte %zu flipped: got %s", c.alg,
                           bit, byte, status_name(status));
         }
     }
@@ -340,10 +340,10 @@ START_TEST(test_every_text_bit_flip_fails)
                 continue;
             }
             bool verified = true;
-            Status status = check_token(flipped, policy, kNow, &verified);
-            ck_assert_msg(status != Status::ok && !verified, "%s: bit %d of character %zu (%s) flipped: got %s", c.alg,
+            Reason status = check_token(flipped, policy, kNow, &verified);
+            ck_assert_msg(status != Reason::ok && !verified, "%s: bit %d of character %zu (%s) flipped: got %s", c.alg,
                           bit, i, part == 0 ? "header" : part == 1 ? "payload" : "signature", status_name(status));
-            if (status == Status::bad_signature) {
+            if (status == Reason::bad_signature) {
                 reached_signature[part]++;
             }
         }
@@ -370,29 +370,29 @@ START_TEST(test_every_header_and_payload_truncation_fails)
     for (size_t len = 0; len < s.header.size(); len++) {
         Segments t = s;
         t.header.resize(len);
-        Status status = check_token(t.join(), policy);
-        ck_assert_msg(status == Status::malformed, "%s: header text cut to %zu characters: got %s", c.alg, len,
+        Reason status = check_token(t.join(), policy);
+        ck_assert_msg(status == Reason::malformed, "%s: header text cut to %zu characters: got %s", c.alg, len,
                       status_name(status));
     }
     for (size_t len = 0; len < s.payload.size(); len++) {
         Segments t = s;
         t.payload.resize(len);
-        Status status = check_token(t.join(), policy);
-        ck_assert_msg(status == Status::malformed, "%s: payload text cut to %zu characters: got %s", c.alg, len,
+        Reason status = check_token(t.join(), policy);
+        ck_assert_msg(status == Reason::malformed, "%s: payload text cut to %zu characters: got %s", c.alg, len,
                       status_name(status));
     }
     for (size_t len = 0; len < header.size(); len++) {
         Segments t = s;
         t.header = b64url_encode(header.substr(0, len));
-        Status status = check_token(t.join(), policy);
-        ck_assert_msg(status == Status::malformed, "%s: header cut to %zu bytes: got %s", c.alg, len,
+        Reason status = check_token(t.join(), policy);
+        ck_assert_msg(status == Reason::malformed, "%s: header cut to %zu bytes: got %s", c.alg, len,
                       status_name(status));
     }
     for (size_t len = 0; len < payload.size(); len++) {
         Segments t = s;
         t.payload = b64url_encode(payload.substr(0, len));
-        Status status = check_token(t.join(), policy);
-        ck_assert_msg(status == Status::malformed, "%s: payload cut to %zu bytes: got %s", c.alg, len,
+        Reason status = check_token(t.join(), policy);
+        ck_assert_msg(status == Reason::malformed, "%s: payload cut to %zu bytes: got %s", c.alg, len,
                       status_name(status));
     }
 }
@@ -405,8 +405,8 @@ START_TEST(test_every_token_truncation_fails)
     const TestIssuer &policy = fuzz_policy();
     const std::string token = fuzz_token(c);
     for (size_t len = 0; len < token.size(); len++) {
-        Status status = check_token(token.substr(0, len), policy);
-        ck_assert_msg(status == Status::malformed || status == Status::bad_signature,
+        Reason status = check_token(token.substr(0, len), policy);
+        ck_assert_msg(status == Reason::malformed || status == Reason::bad_signature,
                       "%s: token cut to %zu of %zu characters: got %s", c.alg, len, token.size(), status_name(status));
     }
 }

@@ -16,5 +16,5 @@ Suite *issuer_shapes_suite();
 Suite *http_response_suite();
 Suite *refresh_policy_suite();
 Suite *discovery_suite();
-Suite *status_report_suite();
+Suite *status_page_suite();
 Suite *out_of_memory_suite();

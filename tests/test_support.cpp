@@ -1,12 +1,12 @@
 #include "test_support.h"
 
-#include "authorize.h"
+#include "verify/authorize.h"
 
 namespace testsupport {
 
-const char *status_name(m2m::Status status)
+const char *status_name(m2m::Reason status)
 {
-    return status == m2m::Status::ok ? "ok" : m2m::reason_code(status);
+    return status == m2m::Reason::ok ? "ok" : m2m::reason_code(status);
 }
 
 std::string object_json(const Members &members)
@@ -72,7 +72,7 @@ std::string standard_jwks()
 std::shared_ptr<const m2m::KeySet> load_keys(const std::string &jwks)
 {
     m2m::JwksParseResult result = m2m::parse_jwks(jwks);
-    ck_assert_status(result.status, m2m::Status::ok);
+    ck_assert_status(result.status, m2m::Reason::ok);
     std::shared_ptr<const m2m::KeySet> keys = m2m::share_keys(std::move(result.keys));
     ck_assert_ptr_nonnull(keys.get());
     return keys;
@@ -106,7 +106,7 @@ Verdict verify(const std::string &compact, const std::vector<const TestIssuer *>
     Verdict v;
     m2m::Token token;
     v.status = m2m::Token::parse(compact, &token);
-    if (v.status != m2m::Status::ok) {
+    if (v.status != m2m::Reason::ok) {
         return v;
     }
     for (const TestIssuer *issuer : issuers) {
@@ -116,11 +116,11 @@ Verdict verify(const std::string &compact, const std::vector<const TestIssuer *>
         }
     }
     if (!v.issuer) {
-        v.status = m2m::Status::wrong_issuer;
+        v.status = m2m::Reason::wrong_issuer;
         return v;
     }
     v.status = m2m::authenticate(std::move(token), *v.issuer, v.issuer->keys, &v.token);
-    ck_assert_msg((v.status == m2m::Status::ok) == (v.token != nullptr), "authenticate: %s with%s a token",
+    ck_assert_msg((v.status == m2m::Reason::ok) == (v.token != nullptr), "authenticate: %s with%s a token",
                   status_name(v.status), v.token ? "" : "out");
     if (v.token) {
         v.status = m2m::authorize(*v.token, now, scopes);
@@ -128,14 +128,14 @@ Verdict verify(const std::string &compact, const std::vector<const TestIssuer *>
     return v;
 }
 
-m2m::Status check_token(const std::string &compact, const TestIssuer &issuer, int64_t now, bool *signature_verified)
+m2m::Reason check_token(const std::string &compact, const TestIssuer &issuer, int64_t now, bool *signature_verified)
 {
     if (signature_verified) {
         *signature_verified = false;
     }
     m2m::Token token;
-    m2m::Status status = m2m::Token::parse(compact, &token);
-    if (status != m2m::Status::ok) {
+    m2m::Reason status = m2m::Token::parse(compact, &token);
+    if (status != m2m::Reason::ok) {
         return status;
     }
     ck_assert_ptr_nonnull(issuer.keys.set.get());

@@ -11,15 +11,15 @@
 #include <utility>
 #include <vector>
 
-#include "authenticate.h"
-#include "issuer_keys.h"
-#include "issuer_policy.h"
-#include "jwks.h"
+#include "verify/authenticate.h"
+#include "keys/issuer_keys.h"
+#include "verify/issuer_policy.h"
+#include "keys/jwks.h"
 #include "json.h"
-#include "status.h"
-#include "status_report.h"
+#include "reason.h"
+#include "report/status_page.h"
 #include "test_keys.h"
-#include "token.h"
+#include "token/token.h"
 
 namespace testsupport {
 
@@ -44,8 +44,8 @@ constexpr int64_t kNow = 1700000000;
 constexpr const char *kIssuer = "https://issuer.example.com/";
 constexpr const char *kAudience = "api://tasks";
 
-// "ok" for Status::ok, else the reason code.
-const char *status_name(m2m::Status status);
+// "ok" for Reason::ok, else the reason code.
+const char *status_name(m2m::Reason status);
 
 // A JSON object text built from (name, raw JSON value) pairs.
 using Members = std::vector<std::pair<std::string, std::string>>;
@@ -84,7 +84,7 @@ TestIssuer make_policy(std::shared_ptr<const m2m::KeySet> keys = standard_keys()
 // issuer picked among `issuers` by "iss" (else wrong_issuer), authenticated
 // with that issuer's keys, then authorized at `now` against `scopes`.
 struct Verdict {
-    m2m::Status status = m2m::Status::missing_token;
+    m2m::Reason status = m2m::Reason::missing_token;
     const TestIssuer *issuer = nullptr;               // the one "iss" named
     std::shared_ptr<const m2m::VerifiedToken> token;  // once the signature held
 };
@@ -93,10 +93,10 @@ Verdict verify(const std::string &compact, const std::vector<const TestIssuer *>
 
 // Token::parse, then authenticate and authorize against `issuer` whatever
 // the token's "iss": the first non-ok status.
-m2m::Status check_token(const std::string &compact, const TestIssuer &issuer, int64_t now = kNow,
+m2m::Reason check_token(const std::string &compact, const TestIssuer &issuer, int64_t now = kNow,
                         bool *signature_verified = nullptr);
 
-// Status page data: issuer "corp" (discovery, two keys, a last error) and
+// Reason page data: issuer "corp" (discovery, two keys, a last error) and
 // issuer "static" (jwks_file, one key without kid); sample_report() has both,
 // 42 allowed requests and two refusal counters.
 m2m::IssuerReport remote_issuer();
@@ -119,8 +119,8 @@ T value_of(std::optional<T> result)
 
 #define ck_assert_status(got, want)                                                                   \
     do {                                                                                              \
-        const m2m::Status got_ = (got);                                                               \
-        const m2m::Status want_ = (want);                                                             \
+        const m2m::Reason got_ = (got);                                                               \
+        const m2m::Reason want_ = (want);                                                             \
         ck_assert_msg(got_ == want_, "%s: got %s, want %s", #got, testsupport::status_name(got_),   \
                       testsupport::status_name(want_));                                               \
     } while (0)

@@ -6,9 +6,9 @@
 #include "test_keys.h"
 #include "test_suites.h"
 #include "test_support.h"
-#include "token.h"
+#include "token/token.h"
 
-using m2m::Status;
+using m2m::Reason;
 using m2m::Token;
 using testkeys::b64url_encode;
 using testkeys::KeyName;
@@ -17,7 +17,7 @@ using namespace testsupport;
 
 namespace {
 
-Status parse(const std::string &compact)
+Reason parse(const std::string &compact)
 {
     Token token;
     return Token::parse(compact, &token);
@@ -33,9 +33,9 @@ std::string token_with(const std::string &header, const std::string &payload)
 
 std::string std_header() { return testkeys::header_json("RS256", "rsa-1"); }
 
-void assert_parse(const std::string &compact, Status want, const char *what)
+void assert_parse(const std::string &compact, Reason want, const char *what)
 {
-    Status got = parse(compact);
+    Reason got = parse(compact);
     ck_assert_msg(got == want, "%s: got %s, want %s", what, status_name(got), status_name(want));
 }
 
@@ -58,7 +58,7 @@ START_TEST(test_parse_ok)
 {
     std::string compact = good_token();
     Token token;
-    ck_assert_status(Token::parse(compact, &token), Status::ok);
+    ck_assert_status(Token::parse(compact, &token), Reason::ok);
     ck_assert_std_str_eq(token.alg(), "RS256");
     ck_assert(token.has_kid());
     ck_assert_std_str_eq(token.kid(), "rsa-1");
@@ -75,7 +75,7 @@ START_TEST(test_parse_without_kid_and_iss)
 {
     std::string compact = testkeys::make_token("ES256", KeyName::p256, "", claims_json({{"iss", ""}}));
     Token token;
-    ck_assert_status(Token::parse(compact, &token), Status::ok);
+    ck_assert_status(Token::parse(compact, &token), Reason::ok);
     ck_assert(!token.has_kid());
     ck_assert_std_str_eq(token.kid(), "");
     ck_assert_std_str_eq(token.issuer(), "");
@@ -87,9 +87,9 @@ START_TEST(test_token_size_limit)
 {
     ck_assert_uint_eq(m2m::kMaxTokenSize, 8192);
     // Junk over the limit is refused for its size, before anything else.
-    assert_parse(std::string(8193, 'a'), Status::token_too_large, "8193 bytes of junk");
-    assert_parse(std::string(100000, '.'), Status::token_too_large, "100000 dots");
-    assert_parse(std::string(8192, 'a'), Status::malformed, "8192 bytes of junk");
+    assert_parse(std::string(8193, 'a'), Reason::token_too_large, "8193 bytes of junk");
+    assert_parse(std::string(100000, '.'), Reason::token_too_large, "100000 dots");
+    assert_parse(std::string(8192, 'a'), Reason::malformed, "8192 bytes of junk");
 
     // Well-formed, signed tokens of exactly 8192 and 8193 bytes.
     std::string at_limit, over_limit;
@@ -107,14 +107,14 @@ START_TEST(test_token_size_limit)
     }
     ck_assert_uint_eq(at_limit.size(), 8192);
     ck_assert_uint_eq(over_limit.size(), 8193);
-    assert_parse(at_limit, Status::ok, "8192-byte token");
-    assert_parse(over_limit, Status::token_too_large, "8193-byte token");
+    assert_parse(at_limit, Reason::ok, "8192-byte token");
+    assert_parse(over_limit, Reason::token_too_large, "8193-byte token");
     // The 8192-byte token is a fully valid token, not just a parseable one.
     TestIssuer policy = make_policy();
-    ck_assert_status(check_token(at_limit, policy), Status::ok);
+    ck_assert_status(check_token(at_limit, policy), Reason::ok);
     // And through verify() the over-size one never gets further.
     Verdict v = verify(over_limit, {&policy});
-    ck_assert_status(v.status, Status::token_too_large);
+    ck_assert_status(v.status, Reason::token_too_large);
     ck_assert_ptr_null(v.issuer);
 }
 END_TEST
@@ -124,39 +124,39 @@ START_TEST(test_jwe_refused)
     // A compact JWE: header.encrypted_key.iv.ciphertext.tag
     std::string jwe = b64url_encode("{\"alg\":\"RSA-OAEP\",\"enc\":\"A256GCM\"}") + "." + b64url_encode("key") + "." +
                       b64url_encode("iv-iv-iv-iv") + "." + b64url_encode("ciphertext") + "." + b64url_encode("tag");
-    assert_parse(jwe, Status::jwe_not_supported, "five-part JWE");
-    assert_parse("a.b.c.d.e", Status::jwe_not_supported, "five parts of junk");
-    assert_parse("....", Status::jwe_not_supported, "five empty parts");
-    assert_parse(good_token() + ".x.y", Status::jwe_not_supported, "JWS with two parts appended");
-    assert_parse("a.b.c.d.e.f", Status::malformed, "six parts");
+    assert_parse(jwe, Reason::jwe_not_supported, "five-part JWE");
+    assert_parse("a.b.c.d.e", Reason::jwe_not_supported, "five parts of junk");
+    assert_parse("....", Reason::jwe_not_supported, "five empty parts");
+    assert_parse(good_token() + ".x.y", Reason::jwe_not_supported, "JWS with two parts appended");
+    assert_parse("a.b.c.d.e.f", Reason::malformed, "six parts");
 }
 END_TEST
 
 START_TEST(test_wrong_number_of_parts)
 {
     Segments s = testkeys::split(good_token());
-    assert_parse("", Status::malformed, "empty string");
-    assert_parse(s.header, Status::malformed, "one part");
-    assert_parse(s.header + "." + s.payload, Status::malformed, "two parts");
-    assert_parse(s.header + "." + s.payload + ".", Status::ok, "three parts, empty signature");
-    assert_parse(s.join() + "." + s.signature, Status::malformed, "four parts");
-    assert_parse(s.join() + ".", Status::malformed, "four parts, last empty");
+    assert_parse("", Reason::malformed, "empty string");
+    assert_parse(s.header, Reason::malformed, "one part");
+    assert_parse(s.header + "." + s.payload, Reason::malformed, "two parts");
+    assert_parse(s.header + "." + s.payload + ".", Reason::ok, "three parts, empty signature");
+    assert_parse(s.join() + "." + s.signature, Reason::malformed, "four parts");
+    assert_parse(s.join() + ".", Reason::malformed, "four parts, last empty");
     assert_parse(s.header + "." + s.payload + "." + s.signature + "." + s.signature + "." + s.signature + "." +
                      s.signature,
-                 Status::malformed, "seven parts");
+                 Reason::malformed, "seven parts");
 }
 END_TEST
 
 START_TEST(test_empty_parts)
 {
     Segments s = testkeys::split(good_token());
-    assert_parse("..", Status::malformed, "all parts empty");
-    assert_parse("." + s.payload + "." + s.signature, Status::malformed, "empty header");
-    assert_parse(s.header + ".." + s.signature, Status::malformed, "empty payload");
+    assert_parse("..", Reason::malformed, "all parts empty");
+    assert_parse("." + s.payload + "." + s.signature, Reason::malformed, "empty header");
+    assert_parse(s.header + ".." + s.signature, Reason::malformed, "empty payload");
     // An unsecured JWS parses; verify() refuses it (see test_verify).
-    assert_parse(s.header + "." + s.payload + ".", Status::ok, "empty signature");
+    assert_parse(s.header + "." + s.payload + ".", Reason::ok, "empty signature");
     // Sanity: the untouched token parses.
-    assert_parse(s.join(), Status::ok, "untouched token");
+    assert_parse(s.join(), Reason::ok, "untouched token");
 }
 END_TEST
 
@@ -172,9 +172,9 @@ START_TEST(test_bad_base64url_characters)
         h.header.erase(8, std::string(bad).size());
         p.payload.erase(8, std::string(bad).size());
         g.signature.erase(8, std::string(bad).size());
-        assert_parse(h.join(), Status::malformed, bad);
-        assert_parse(p.join(), Status::malformed, bad);
-        assert_parse(g.join(), Status::malformed, bad);
+        assert_parse(h.join(), Reason::malformed, bad);
+        assert_parse(p.join(), Reason::malformed, bad);
+        assert_parse(g.join(), Reason::malformed, bad);
     }
     // Standard base64 of the same bytes is not base64url.
     std::string sig;
@@ -184,7 +184,7 @@ START_TEST(test_bad_base64url_characters)
         c = c == '-' ? '+' : c == '_' ? '/' : c;
     }
     if (std64.signature != s.signature) {
-        assert_parse(std64.join(), Status::malformed, "base64 alphabet in signature");
+        assert_parse(std64.join(), Reason::malformed, "base64 alphabet in signature");
     }
 }
 END_TEST
@@ -205,15 +205,15 @@ START_TEST(test_base64_padding_refused)
     ck_assert_uint_ne(s.header.size() % 4, 0);
     ck_assert_uint_ne(s.payload.size() % 4, 0);
     ck_assert_uint_ne(s.signature.size() % 4, 0);
-    assert_parse(s.join(), Status::ok, "unpadded");
+    assert_parse(s.join(), Reason::ok, "unpadded");
     auto pad = [](const std::string &seg) { return seg + std::string((4 - seg.size() % 4) % 4, '='); };
     Segments h = s, p = s, g = s;
     h.header = pad(h.header);
     p.payload = pad(p.payload);
     g.signature = pad(g.signature);
-    assert_parse(h.join(), Status::malformed, "padded header");
-    assert_parse(p.join(), Status::malformed, "padded payload");
-    assert_parse(g.join(), Status::malformed, "padded signature");
+    assert_parse(h.join(), Reason::malformed, "padded header");
+    assert_parse(p.join(), Reason::malformed, "padded payload");
+    assert_parse(g.join(), Reason::malformed, "padded signature");
 }
 END_TEST
 
@@ -228,14 +228,14 @@ START_TEST(test_nonzero_trailing_bits_refused)
         payload.insert(payload.size() - 1, " ");
     }
     Segments s = testkeys::split(token_with(header, payload));
-    assert_parse(s.join(), Status::ok, "canonical encoding");
+    assert_parse(s.join(), Reason::ok, "canonical encoding");
     Segments h = s, p = s, g = s;
     h.header = with_trailing_bit(s.header);
     p.payload = with_trailing_bit(s.payload);
     g.signature = with_trailing_bit(s.signature);  // 256 bytes: 4 unused bits
-    assert_parse(h.join(), Status::malformed, "header with trailing bits");
-    assert_parse(p.join(), Status::malformed, "payload with trailing bits");
-    assert_parse(g.join(), Status::malformed, "signature with trailing bits");
+    assert_parse(h.join(), Reason::malformed, "header with trailing bits");
+    assert_parse(p.join(), Reason::malformed, "payload with trailing bits");
+    assert_parse(g.join(), Reason::malformed, "signature with trailing bits");
 }
 END_TEST
 
@@ -245,7 +245,7 @@ START_TEST(test_header_not_a_json_object)
     for (const char *header : {"[\"RS256\"]", "[{\"alg\":\"RS256\"}]", "\"RS256\"", "null", "42", "true",
                                "{\"alg\":\"RS256\"", "{\"alg\":\"RS256\"}x", "{\"alg\":\"RS256\"}{}", "{alg:\"RS256\"}",
                                "{'alg':'RS256'}", ""}) {
-        assert_parse(token_with(header, payload), Status::malformed, header);
+        assert_parse(token_with(header, payload), Reason::malformed, header);
     }
 }
 END_TEST
@@ -255,7 +255,7 @@ START_TEST(test_payload_not_a_json_object)
     const std::string header = std_header();
     for (const char *payload : {"[]", "[{\"iss\":\"x\"}]", "\"claims\"", "null", "1700000000", "{\"exp\":1",
                                 "{\"exp\":1}}", "{\"exp\":01}", "{\"exp\":NaN}", "{\"exp\":1,}", "not json"}) {
-        assert_parse(token_with(header, payload), Status::malformed, payload);
+        assert_parse(token_with(header, payload), Reason::malformed, payload);
     }
 }
 END_TEST
@@ -274,31 +274,31 @@ START_TEST(test_invalid_utf8_refused)
     };
     for (const char *bad : bad_strings) {
         std::string payload = claims_json({{"sub", "\"" + std::string(bad) + "\""}});
-        assert_parse(token_with(header, payload), Status::malformed, "invalid UTF-8 in payload");
+        assert_parse(token_with(header, payload), Reason::malformed, "invalid UTF-8 in payload");
         std::string bad_header = testkeys::header_json("RS256", "rsa-1", "\"x\":\"" + std::string(bad) + "\"");
-        assert_parse(token_with(bad_header, claims_json()), Status::malformed, "invalid UTF-8 in header");
+        assert_parse(token_with(bad_header, claims_json()), Reason::malformed, "invalid UTF-8 in header");
     }
     // A NUL escaped into a string is refused too.
-    assert_parse(token_with(header, claims_json({{"sub", "\"a\\u0000b\""}})), Status::malformed, "NUL in claim");
+    assert_parse(token_with(header, claims_json({{"sub", "\"a\\u0000b\""}})), Reason::malformed, "NUL in claim");
     // Valid multi-byte UTF-8 is fine.
-    assert_parse(token_with(header, claims_json({{"sub", "\"caf\xc3\xa9 \xf0\x9f\x94\x91\""}})), Status::ok,
+    assert_parse(token_with(header, claims_json({{"sub", "\"caf\xc3\xa9 \xf0\x9f\x94\x91\""}})), Reason::ok,
                  "valid UTF-8");
 }
 END_TEST
 
 START_TEST(test_duplicate_members_refused)
 {
-    assert_parse(token_with("{\"alg\":\"RS256\",\"kid\":\"rsa-1\",\"alg\":\"none\"}", claims_json()), Status::malformed,
+    assert_parse(token_with("{\"alg\":\"RS256\",\"kid\":\"rsa-1\",\"alg\":\"none\"}", claims_json()), Reason::malformed,
                  "duplicate alg");
     assert_parse(token_with("{\"alg\":\"RS256\",\"kid\":\"rsa-1\",\"kid\":\"other\"}", claims_json()),
-                 Status::malformed, "duplicate kid");
+                 Reason::malformed, "duplicate kid");
     std::string payload = claims_json();
     payload.insert(payload.size() - 1, ",\"iss\":\"https://evil.example/\"");
-    assert_parse(token_with(std_header(), payload), Status::malformed, "duplicate iss");
+    assert_parse(token_with(std_header(), payload), Reason::malformed, "duplicate iss");
     payload = claims_json();
     payload.insert(payload.size() - 1, ",\"exp\":9999999999");
-    assert_parse(token_with(std_header(), payload), Status::malformed, "duplicate exp");
-    assert_parse(token_with(std_header(), claims_json({{"nested", "{\"a\":1,\"a\":2}"}})), Status::malformed,
+    assert_parse(token_with(std_header(), payload), Reason::malformed, "duplicate exp");
+    assert_parse(token_with(std_header(), claims_json({{"nested", "{\"a\":1,\"a\":2}"}})), Reason::malformed,
                  "duplicate member in a nested object");
 }
 END_TEST
@@ -309,7 +309,7 @@ START_TEST(test_alg_missing_or_not_a_string)
     for (const char *header : {"{\"kid\":\"rsa-1\"}", "{\"alg\":256,\"kid\":\"rsa-1\"}", "{\"alg\":null}",
                                "{\"alg\":[\"RS256\"]}", "{\"alg\":{\"name\":\"RS256\"}}", "{\"alg\":true}",
                                "{\"ALG\":\"RS256\"}", "{}"}) {
-        assert_parse(token_with(header, payload), Status::malformed, header);
+        assert_parse(token_with(header, payload), Reason::malformed, header);
     }
 }
 END_TEST
@@ -320,7 +320,7 @@ START_TEST(test_kid_not_a_string)
     for (const char *header : {"{\"alg\":\"RS256\",\"kid\":1}", "{\"alg\":\"RS256\",\"kid\":null}",
                                "{\"alg\":\"RS256\",\"kid\":[\"rsa-1\"]}", "{\"alg\":\"RS256\",\"kid\":{}}",
                                "{\"alg\":\"RS256\",\"kid\":false}"}) {
-        assert_parse(token_with(header, payload), Status::malformed, header);
+        assert_parse(token_with(header, payload), Reason::malformed, header);
     }
 }
 END_TEST
@@ -328,7 +328,7 @@ END_TEST
 START_TEST(test_iss_not_a_string)
 {
     for (const char *iss : {"42", "null", "[\"https://issuer.example.com/\"]", "{}", "true"}) {
-        assert_parse(token_with(std_header(), claims_json({{"iss", iss}})), Status::malformed_claim, iss);
+        assert_parse(token_with(std_header(), claims_json({{"iss", iss}})), Reason::malformed_claim, iss);
     }
 }
 END_TEST

@@ -4,10 +4,10 @@
 #include <optional>
 #include <string_view>
 
-#include "claims.h"
+#include "token/claims.h"
 #include "fuzz_support.h"
 #include "json.h"
-#include "scope.h"
+#include "verify/scope.h"
 
 namespace fuzz {
 

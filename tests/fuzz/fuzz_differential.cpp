@@ -35,7 +35,7 @@
 
 #include "fuzz_support.h"
 #include "fuzz_verify.h"
-#include "jwks.h"
+#include "keys/jwks.h"
 
 namespace {
 
@@ -83,7 +83,7 @@ void set_up()
     }
     jwks += "]}";
     m2m::JwksParseResult parsed = m2m::parse_jwks(jwks);
-    if (parsed.status != m2m::Status::ok || parsed.keys.keys().size() != kKeys - 1) {
+    if (parsed.status != m2m::Reason::ok || parsed.keys.keys().size() != kKeys - 1) {
         fuzz::fail("the generated key set does not load");
     }
     const std::shared_ptr<const m2m::KeySet> set = m2m::share_keys(std::move(parsed.keys));
@@ -314,10 +314,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const std::string token = build_token(in);
     const fuzz::Verdict v = fuzz::verify(token, issuers, kNow);
     if (getenv("FUZZ_VERBOSE")) {
-        fprintf(stderr, "verify: %s\n%s\n", v.status == m2m::Status::ok ? "ok" : m2m::reason_code(v.status),
+        fprintf(stderr, "verify: %s\n%s\n", v.status == m2m::Reason::ok ? "ok" : m2m::reason_code(v.status),
                 token.c_str());
     }
-    if (v.status == m2m::Status::ok && !v.token) {
+    if (v.status == m2m::Reason::ok && !v.token) {
         fuzz::fail("ok without a verified signature");
     }
     const Reading r = read_token(token);
@@ -333,7 +333,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fuzz::fail("the module trusts a token with \"crit\"");
         }
     }
-    if (v.status == m2m::Status::bad_signature && r.parsed && r.has_kid) {
+    if (v.status == m2m::Reason::bad_signature && r.parsed && r.has_kid) {
         // Kids are unique among the published keys: the module had no choice.
         for (const TestKey &key : keys) {
             if (may_select(key, r) && fuzz::evp_verify(key.pkey, r.alg, r.signing_input, r.signature)) {

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "discovery.h"
+#include "fetch/discovery.h"
 #include "fuzz_support.h"
 #include "json.h"
 
@@ -81,9 +81,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const std::string_view document = input.substr(newline + 1);
 
     std::string uri = kUntouched;
-    const m2m::Status status = m2m::parse_discovery(document, expected, &uri);
-    if (status != m2m::Status::ok) {
-        if (status != m2m::Status::discovery_malformed && status != m2m::Status::discovery_issuer_mismatch) {
+    const m2m::Reason status = m2m::parse_discovery(document, expected, &uri);
+    if (status != m2m::Reason::ok) {
+        if (status != m2m::Reason::discovery_malformed && status != m2m::Reason::discovery_issuer_mismatch) {
             fuzz::fail("parse_discovery returned an unexpected status");
         }
         if (uri != kUntouched) {
@@ -92,10 +92,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     m2m::JsonPtr doc(json_loadb(document.data(), document.size(), JSON_REJECT_DUPLICATES, nullptr));
     const std::string issuer = member(doc.get(), "issuer");
-    if (status == m2m::Status::discovery_issuer_mismatch && (issuer == kUntouched || issuer == expected)) {
+    if (status == m2m::Reason::discovery_issuer_mismatch && (issuer == kUntouched || issuer == expected)) {
         fuzz::fail("issuer mismatch reported for a matching issuer");
     }
-    if (status == m2m::Status::ok) {
+    if (status == m2m::Reason::ok) {
         if (issuer != expected || uri != member(doc.get(), "jwks_uri")) {
             fuzz::fail("ok, but not for this issuer or not with the document's jwks_uri");
         }

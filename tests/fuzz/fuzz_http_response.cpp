@@ -13,7 +13,7 @@
 #include <string_view>
 
 #include "fuzz_support.h"
-#include "http_response.h"
+#include "fetch/http_response.h"
 
 namespace {
 

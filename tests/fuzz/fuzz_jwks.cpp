@@ -7,8 +7,8 @@
 #include <utility>
 
 #include "fuzz_support.h"
-#include "jwks.h"
-#include "status_report.h"
+#include "keys/jwks.h"
+#include "report/status_page.h"
 
 namespace {
 
@@ -87,13 +87,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const std::string_view text(reinterpret_cast<const char *>(data), size);
     const m2m::JwksParseResult result = m2m::parse_jwks(text);
     switch (result.status) {
-    case m2m::Status::ok:
-    case m2m::Status::jwks_no_usable_key:
-        if ((result.status == m2m::Status::ok) == result.keys.empty()) {
+    case m2m::Reason::ok:
+    case m2m::Reason::jwks_no_usable_key:
+        if ((result.status == m2m::Reason::ok) == result.keys.empty()) {
             fuzz::fail("status disagrees with the key count");
         }
         break;
-    case m2m::Status::jwks_malformed:
+    case m2m::Reason::jwks_malformed:
         if (!result.keys.empty() || !result.skipped.empty()) {
             fuzz::fail("keys from a malformed set");
         }

@@ -20,7 +20,7 @@
 #include "fuzz_claims.h"
 #include "fuzz_support.h"
 #include "fuzz_verify.h"
-#include "jwks.h"
+#include "keys/jwks.h"
 
 namespace {
 
@@ -54,7 +54,7 @@ void set_up()
     EVP_PKEY_free(rsa);
     EVP_PKEY_free(p384);
     m2m::JwksParseResult parsed = m2m::parse_jwks(jwks);
-    if (parsed.status != m2m::Status::ok || parsed.keys.keys().size() != 3) {
+    if (parsed.status != m2m::Reason::ok || parsed.keys.keys().size() != 3) {
         fuzz::fail("the fixed key set does not load");
     }
     const std::shared_ptr<const m2m::KeySet> keys = m2m::share_keys(std::move(parsed.keys));
@@ -117,12 +117,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         });
     if (getenv("FUZZ_VERBOSE")) {
         // For checking what a seed reaches: fuzz_token -runs=0 seed...
-        fprintf(stderr, "verify: %s\n", v.status == m2m::Status::ok ? "ok" : m2m::reason_code(v.status));
+        fprintf(stderr, "verify: %s\n", v.status == m2m::Reason::ok ? "ok" : m2m::reason_code(v.status));
     }
-    if (v.status == m2m::Status::internal_error) {
+    if (v.status == m2m::Reason::internal_error) {
         fuzz::fail("verify() reported internal_error");
     }
-    if (v.status == m2m::Status::ok && !v.token) {
+    if (v.status == m2m::Reason::ok && !v.token) {
         fuzz::fail("ok without a verified signature");
     }
     if (v.token) {

@@ -3,7 +3,7 @@
 #include <string>
 #include <utility>
 
-#include "authorize.h"
+#include "verify/authorize.h"
 #include "fuzz_support.h"
 
 namespace fuzz {
@@ -13,26 +13,26 @@ namespace {
 // authorize() on one verified token: the same answer every time, the
 // location's scopes judged last, and the issuer's own claim rules after the
 // times.
-m2m::Status check_authorize(const m2m::VerifiedToken &token, int64_t now)
+m2m::Reason check_authorize(const m2m::VerifiedToken &token, int64_t now)
 {
-    const m2m::Status status = m2m::authorize(token, now, nullptr);
+    const m2m::Reason status = m2m::authorize(token, now, nullptr);
     if (m2m::authorize(token, now, nullptr) != status) {
         fail("authorize() changed its mind");
     }
     const std::vector<std::string> none;
     const std::vector<std::string> never = {"never granted\x01"};  // not a scope-token: dropped from any claim
-    const m2m::Status with_own = m2m::authorize(token, now, &token.scopes());
-    const m2m::Status with_none = m2m::authorize(token, now, &none);
-    const m2m::Status with_never = m2m::authorize(token, now, &never);
+    const m2m::Reason with_own = m2m::authorize(token, now, &token.scopes());
+    const m2m::Reason with_none = m2m::authorize(token, now, &none);
+    const m2m::Reason with_never = m2m::authorize(token, now, &never);
     if (with_own != status || with_none != status) {
         fail("scopes the token has changed the verdict");
     }
-    if (with_never != (status == m2m::Status::ok ? m2m::Status::insufficient_scope : status)) {
+    if (with_never != (status == m2m::Reason::ok ? m2m::Reason::insufficient_scope : status)) {
         fail("a missing scope was not reported last");
     }
-    const bool time_failure = status == m2m::Status::expired || status == m2m::Status::not_yet_valid ||
-                              status == m2m::Status::issued_in_future;
-    if (token.times().status != m2m::Status::ok) {
+    const bool time_failure = status == m2m::Reason::expired || status == m2m::Reason::not_yet_valid ||
+                              status == m2m::Reason::issued_in_future;
+    if (token.times().status != m2m::Reason::ok) {
         if (status != token.times().status) {
             fail("a malformed or missing time claim was not reported first");
         }
@@ -50,7 +50,7 @@ Verdict verify(std::string_view compact, const std::vector<const Issuer *> &issu
     Verdict v;
     m2m::Token token;
     v.status = m2m::Token::parse(compact, &token);
-    if (v.status != m2m::Status::ok) {
+    if (v.status != m2m::Reason::ok) {
         return v;
     }
     if (parsed) {
@@ -63,11 +63,11 @@ Verdict verify(std::string_view compact, const std::vector<const Issuer *> &issu
         }
     }
     if (!v.issuer) {
-        v.status = m2m::Status::wrong_issuer;
+        v.status = m2m::Reason::wrong_issuer;
         return v;
     }
     v.status = m2m::authenticate(std::move(token), v.issuer->policy, v.issuer->keys, &v.token);
-    if ((v.status == m2m::Status::ok) != (v.token != nullptr)) {
+    if ((v.status == m2m::Reason::ok) != (v.token != nullptr)) {
         fail("authenticate() returned a token with a failure, or none with ok");
     }
     if (!v.token) {

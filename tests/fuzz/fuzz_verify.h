@@ -9,11 +9,11 @@
 #include <string_view>
 #include <vector>
 
-#include "authenticate.h"
-#include "issuer_keys.h"
-#include "issuer_policy.h"
-#include "status.h"
-#include "token.h"
+#include "verify/authenticate.h"
+#include "keys/issuer_keys.h"
+#include "verify/issuer_policy.h"
+#include "reason.h"
+#include "token/token.h"
 
 namespace fuzz {
 
@@ -24,7 +24,7 @@ struct Issuer {
 };
 
 struct Verdict {
-    m2m::Status status = m2m::Status::missing_token;
+    m2m::Reason status = m2m::Reason::missing_token;
     const Issuer *issuer = nullptr;                   // the one "iss" named
     std::shared_ptr<const m2m::VerifiedToken> token;  // once the signature held
 };

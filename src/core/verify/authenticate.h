@@ -16,16 +16,16 @@
 #include <string_view>
 #include <vector>
 
-#include "issuer_keys.h"
-#include "issuer_policy.h"
-#include "status.h"
-#include "token.h"
+#include "keys/issuer_keys.h"
+#include "verify/issuer_policy.h"
+#include "reason.h"
+#include "token/token.h"
 
 namespace m2m {
 
 // exp, nbf and iat as the token has them (NumericDate, RFC 7519 §2).
 struct TimeClaims {
-    Status status = Status::ok;  // malformed_claim (one is not a finite number),
+    Reason status = Reason::ok;  // malformed_claim (one is not a finite number),
                                  // else missing_exp (no exp), else ok
     double exp = 0;
     double nbf = 0;
@@ -47,7 +47,7 @@ public:
     // The first failure among the issuer's own claim rules: wrong_issuer,
     // then wrong_audience or malformed_claim (aud); ok when they pass. It is
     // reported after the times, as authorize() does.
-    Status claims_status() const noexcept { return claims_status_; }
+    Reason claims_status() const noexcept { return claims_status_; }
 
     // Read with the issuer's client_id_claims and scope_claims.
     const std::string &client_id() const noexcept { return client_id_; }
@@ -55,7 +55,7 @@ public:
     const std::string &scope_string() const noexcept { return scope_string_; }  // joined by spaces
 
 private:
-    friend Status authenticate(Token token, const IssuerPolicy &issuer, const IssuerKeys &keys,
+    friend Reason authenticate(Token token, const IssuerPolicy &issuer, const IssuerKeys &keys,
                                std::shared_ptr<const VerifiedToken> *out) noexcept;
     VerifiedToken() = default;
 
@@ -63,7 +63,7 @@ private:
     const IssuerPolicy *issuer_ = nullptr;
     uint64_t generation_ = 0;
     TimeClaims times_;
-    Status claims_status_ = Status::ok;
+    Reason claims_status_ = Reason::ok;
     std::string client_id_;
     std::vector<std::string> scopes_;
     std::string scope_string_;
@@ -74,7 +74,7 @@ private:
 // no keys yet), alg_not_allowed, unsupported_crit, wrong_typ, unknown_kid,
 // key_alg_mismatch, bad_signature, malformed or internal_error; *out is then
 // null.
-Status authenticate(Token token, const IssuerPolicy &issuer, const IssuerKeys &keys,
+Reason authenticate(Token token, const IssuerPolicy &issuer, const IssuerKeys &keys,
                     std::shared_ptr<const VerifiedToken> *out) noexcept;
 
 }  // namespace m2m

@@ -8,7 +8,7 @@
 #include <memory>
 #include <utility>
 
-#include "jwks.h"
+#include "keys/jwks.h"
 
 namespace m2m {
 

@@ -1,4 +1,4 @@
-#include "claims.h"
+#include "token/claims.h"
 
 #include <cstdlib>
 #include <cstring>

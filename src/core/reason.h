@@ -4,7 +4,7 @@
 
 namespace m2m {
 
-enum class Status {
+enum class Reason {
     ok,                  // verified
     missing_token,       // no Bearer credentials at all
     bad_authorization,   // Authorization header present but not "Bearer <token68>"
@@ -34,9 +34,9 @@ enum class Status {
 };
 
 // For tables indexed by status (per-reason counters in shared memory).
-constexpr unsigned kStatusCount = static_cast<unsigned>(Status::internal_error) + 1;
+constexpr unsigned kStatusCount = static_cast<unsigned>(Reason::internal_error) + 1;
 
 // The stable, lower-case code used in logs, $m2m_error and error_description.
-const char *reason_code(Status status) noexcept;
+const char *reason_code(Reason status) noexcept;
 
 }  // namespace m2m

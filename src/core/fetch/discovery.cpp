@@ -1,4 +1,4 @@
-#include "discovery.h"
+#include "fetch/discovery.h"
 
 #include <algorithm>
 
@@ -58,30 +58,30 @@ bool acceptable_jwks_uri(std::string_view uri)
 
 }  // namespace
 
-Status parse_discovery(std::string_view json, std::string_view expected_issuer, std::string *jwks_uri) noexcept
+Reason parse_discovery(std::string_view json, std::string_view expected_issuer, std::string *jwks_uri) noexcept
 {
     try {
         JsonPtr root = parse_json_object(json);
         if (!root) {
-            return Status::discovery_malformed;
+            return Reason::discovery_malformed;
         }
         std::string_view issuer;
         if (!json_string_member(root.get(), "issuer", &issuer)) {
-            return Status::discovery_malformed;
+            return Reason::discovery_malformed;
         }
         // Checked before the rest of the document, so that a foreign issuer
         // is reported as such whatever else is wrong with it.
         if (issuer != expected_issuer) {
-            return Status::discovery_issuer_mismatch;
+            return Reason::discovery_issuer_mismatch;
         }
         std::string_view uri;
         if (!json_string_member(root.get(), "jwks_uri", &uri) || !acceptable_jwks_uri(uri)) {
-            return Status::discovery_malformed;
+            return Reason::discovery_malformed;
         }
         jwks_uri->assign(uri);
-        return Status::ok;
+        return Reason::ok;
     } catch (...) {
-        return Status::internal_error;
+        return Reason::internal_error;
     }
 }
 

@@ -1,4 +1,4 @@
-#include "scope.h"
+#include "verify/scope.h"
 
 #include <algorithm>
 #include <string_view>

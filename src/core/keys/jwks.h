@@ -10,9 +10,9 @@
 #include <string_view>
 #include <vector>
 
-#include "algorithm.h"
+#include "keys/algorithm.h"
 #include "json.h"
-#include "status.h"
+#include "reason.h"
 
 namespace m2m {
 
@@ -45,7 +45,7 @@ private:
 };
 
 struct JwksParseResult {
-    Status status = Status::internal_error;  // ok, jwks_malformed, jwks_no_usable_key
+    Reason status = Reason::internal_error;  // ok, jwks_malformed, jwks_no_usable_key
     KeySet keys;
     std::vector<std::string> skipped;  // one line per ignored key: "kid \"x\": reason",
                                        // control bytes escaped as \xNN, cut at 128 bytes

@@ -1,10 +1,10 @@
-#include "authenticate.h"
+#include "verify/authenticate.h"
 
 #include <cmath>
 #include <strings.h>
 
-#include "claims.h"
-#include "scope.h"
+#include "token/claims.h"
+#include "verify/scope.h"
 
 namespace m2m {
 
@@ -42,7 +42,7 @@ bool typ_allowed(const json_t *header, const std::vector<std::string> &allowed)
 // that kid; without one it is the only key that fits the alg, and a set with
 // several such keys refuses kid-less tokens (RFC 7515 §4.1.4 makes "kid" the
 // way to choose between keys).
-Status select_key(const Token &token, Algorithm alg, const KeySet &keys, const Key **selected)
+Reason select_key(const Token &token, Algorithm alg, const KeySet &keys, const Key **selected)
 {
     const Key *candidate = nullptr;
     bool kid_seen = false;
@@ -62,31 +62,31 @@ Status select_key(const Token &token, Algorithm alg, const KeySet &keys, const K
     if (token.has_kid() ? !kid_seen : fitting != 1) {
         // Without a kid, "no key of the right type" is the kid-less
         // unknown_kid: a remote issuer may have published it since.
-        return Status::unknown_kid;
+        return Reason::unknown_kid;
     }
     if (!candidate) {
-        return Status::key_alg_mismatch;
+        return Reason::key_alg_mismatch;
     }
     *selected = candidate;
-    return Status::ok;
+    return Reason::ok;
 }
 
-Status check_signature(const Token &token, Algorithm alg, const KeySet &keys)
+Reason check_signature(const Token &token, Algorithm alg, const KeySet &keys)
 {
     const Key *key = nullptr;
-    Status status = select_key(token, alg, keys, &key);
-    if (status != Status::ok) {
+    Reason status = select_key(token, alg, keys, &key);
+    if (status != Reason::ok) {
         return status;
     }
     if (token.signature_size() != key->signature_size) {
-        return Status::bad_signature;
+        return Reason::bad_signature;
     }
     cjose_err err;
     JwsPtr jws(cjose_jws_import(token.compact().data(), token.compact().size(), &err));
     if (!jws) {
-        return Status::malformed;
+        return Reason::malformed;
     }
-    return cjose_jws_verify(jws.get(), key->jwk.get(), &err) ? Status::ok : Status::bad_signature;
+    return cjose_jws_verify(jws.get(), key->jwk.get(), &err) ? Reason::ok : Reason::bad_signature;
 }
 
 // A NumericDate claim: absent is fine (present=false), a non-number is not.
@@ -111,17 +111,17 @@ TimeClaims read_times(const json_t *claims)
     if (!numeric_date(claims, "exp", &times.exp, &has_exp) ||
         !numeric_date(claims, "nbf", &times.nbf, &times.has_nbf) ||
         !numeric_date(claims, "iat", &times.iat, &times.has_iat)) {
-        times.status = Status::malformed_claim;
+        times.status = Reason::malformed_claim;
     } else if (!has_exp) {
-        times.status = Status::missing_exp;
+        times.status = Reason::missing_exp;
     }
     return times;
 }
 
-Status check_audience(const json_t *claims, const std::vector<std::string> &audiences)
+Reason check_audience(const json_t *claims, const std::vector<std::string> &audiences)
 {
     if (audiences.empty()) {
-        return Status::ok;
+        return Reason::ok;
     }
     const json_t *aud = json_object_get(claims, "aud");
     auto accepted = [&](const json_t *value) {
@@ -137,7 +137,7 @@ Status check_audience(const json_t *claims, const std::vector<std::string> &audi
         return false;
     };
     if (json_is_string(aud)) {
-        return accepted(aud) ? Status::ok : Status::wrong_audience;
+        return accepted(aud) ? Reason::ok : Reason::wrong_audience;
     }
     if (json_is_array(aud)) {
         size_t i;
@@ -145,43 +145,43 @@ Status check_audience(const json_t *claims, const std::vector<std::string> &audi
         json_array_foreach(aud, i, item)
         {
             if (!json_is_string(item)) {
-                return Status::malformed_claim;
+                return Reason::malformed_claim;
             }
         }
         json_array_foreach(aud, i, item)
         {
             if (accepted(item)) {
-                return Status::ok;
+                return Reason::ok;
             }
         }
-        return Status::wrong_audience;
+        return Reason::wrong_audience;
     }
-    return aud ? Status::malformed_claim : Status::wrong_audience;
+    return aud ? Reason::malformed_claim : Reason::wrong_audience;
 }
 
 }  // namespace
 
-Status authenticate(Token token, const IssuerPolicy &issuer, const IssuerKeys &keys,
+Reason authenticate(Token token, const IssuerPolicy &issuer, const IssuerKeys &keys,
                     std::shared_ptr<const VerifiedToken> *out) noexcept
 {
     out->reset();
     try {
         if (!keys.set || keys.set->empty()) {
-            return Status::keys_unavailable;
+            return Reason::keys_unavailable;
         }
         auto alg = algorithm_from_name(token.alg());
         if (!alg || !issuer.algorithms.contains(*alg)) {
-            return Status::alg_not_allowed;
+            return Reason::alg_not_allowed;
         }
         // RFC 7515 §4.1.11: we implement no extension, so any "crit" is refused.
         if (json_object_get(token.header(), "crit")) {
-            return Status::unsupported_crit;
+            return Reason::unsupported_crit;
         }
         if (!issuer.require_typ.empty() && !typ_allowed(token.header(), issuer.require_typ)) {
-            return Status::wrong_typ;
+            return Reason::wrong_typ;
         }
-        Status status = check_signature(token, *alg, *keys.set);
-        if (status != Status::ok) {
+        Reason status = check_signature(token, *alg, *keys.set);
+        if (status != Reason::ok) {
             return status;
         }
 
@@ -193,20 +193,20 @@ Status authenticate(Token token, const IssuerPolicy &issuer, const IssuerKeys &k
         verified->times_ = read_times(claims);
         // The caller picked the issuer by "iss"; checked again all the same.
         verified->claims_status_ = verified->token_.issuer() != issuer.issuer
-                                       ? Status::wrong_issuer
+                                       ? Reason::wrong_issuer
                                        : check_audience(claims, issuer.audiences);
         verified->client_id_ = find_client_id(claims, issuer.client_id_claims);
         auto scopes = collect_scopes(claims, issuer.scope_claims);
         auto joined = scopes ? join_scopes(*scopes) : std::nullopt;
         if (!joined) {
-            return Status::internal_error;
+            return Reason::internal_error;
         }
         verified->scopes_ = std::move(*scopes);
         verified->scope_string_ = std::move(*joined);
         *out = std::move(verified);
-        return Status::ok;
+        return Reason::ok;
     } catch (...) {
-        return Status::internal_error;
+        return Reason::internal_error;
     }
 }
 

@@ -1,4 +1,4 @@
-#include "token.h"
+#include "token/token.h"
 
 #include <algorithm>
 
@@ -8,14 +8,14 @@ namespace m2m {
 
 namespace {
 
-Status decode_object(std::string_view part, JsonPtr *out)
+Reason decode_object(std::string_view part, JsonPtr *out)
 {
     std::string raw;
     if (part.empty() || !base64url_decode(part, &raw)) {
-        return Status::malformed;
+        return Reason::malformed;
     }
     *out = parse_json_object(raw);
-    return *out ? Status::ok : Status::malformed;
+    return *out ? Reason::ok : Reason::malformed;
 }
 
 // A member that, when present, must be a string.
@@ -28,17 +28,17 @@ bool optional_string(const json_t *object, const char *name, std::string_view *o
 
 }  // namespace
 
-Status Token::parse(std::string_view compact, Token *out) noexcept
+Reason Token::parse(std::string_view compact, Token *out) noexcept
 {
     if (compact.size() > kMaxTokenSize) {
-        return Status::token_too_large;
+        return Reason::token_too_large;
     }
     auto dots = std::count(compact.begin(), compact.end(), '.');
     if (dots == 4) {
-        return Status::jwe_not_supported;
+        return Reason::jwe_not_supported;
     }
     if (dots != 2) {
-        return Status::malformed;
+        return Reason::malformed;
     }
     try {
         size_t first = compact.find('.');
@@ -48,34 +48,34 @@ Status Token::parse(std::string_view compact, Token *out) noexcept
         std::string_view signature_part = compact.substr(second + 1);
 
         Token token;
-        if (decode_object(header_part, &token.header_) != Status::ok ||
-            decode_object(payload_part, &token.claims_) != Status::ok) {
-            return Status::malformed;
+        if (decode_object(header_part, &token.header_) != Reason::ok ||
+            decode_object(payload_part, &token.claims_) != Reason::ok) {
+            return Reason::malformed;
         }
         // An empty signature is well-formed (RFC 7515 unsecured JWS);
         // authenticate() refuses it as alg_not_allowed or bad_signature,
         // which says more.
         std::string signature;
         if (!base64url_decode(signature_part, &signature)) {
-            return Status::malformed;
+            return Reason::malformed;
         }
         if (!json_string_member(token.header_.get(), "alg", &token.alg_)) {
-            return Status::malformed;
+            return Reason::malformed;
         }
         bool present;
         if (!optional_string(token.header_.get(), "kid", &token.kid_, &present)) {
-            return Status::malformed;
+            return Reason::malformed;
         }
         token.has_kid_ = present;
         token.signature_size_ = signature.size();
         if (!optional_string(token.claims_.get(), "iss", &token.issuer_, &present)) {
-            return Status::malformed_claim;
+            return Reason::malformed_claim;
         }
         token.compact_.assign(compact.data(), compact.size());
         *out = std::move(token);
-        return Status::ok;
+        return Reason::ok;
     } catch (...) {
-        return Status::internal_error;
+        return Reason::internal_error;
     }
 }
 

@@ -1,4 +1,4 @@
-#include "status_report.h"
+#include "report/status_page.h"
 
 #include <cstdlib>
 #include <limits>

@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "json.h"
-#include "status.h"
+#include "reason.h"
 
 namespace m2m {
 
@@ -18,7 +18,7 @@ constexpr size_t kMaxTokenSize = 8192;
 class Token {
 public:
     // ok, token_too_large, jwe_not_supported or malformed.
-    static Status parse(std::string_view compact, Token *out) noexcept;
+    static Reason parse(std::string_view compact, Token *out) noexcept;
 
     const json_t *header() const noexcept { return header_.get(); }
     const json_t *claims() const noexcept { return claims_.get(); }

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "status_report.h"
+#include "report/status_page.h"
 #include "test_keys.h"
 #include "test_suites.h"
 #include "test_support.h"
@@ -622,9 +622,9 @@ START_TEST(test_prometheus_large_values)
 }
 END_TEST
 
-Suite *status_report_suite()
+Suite *status_page_suite()
 {
-    Suite *s = suite_create("status_report");
+    Suite *s = suite_create("status_page");
     TCase *keys = tcase_create("keys");
     tcase_add_test(keys, test_describe_keys);
     tcase_add_test(keys, test_describe_keys_alg_and_no_kid);

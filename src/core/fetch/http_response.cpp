@@ -24,7 +24,7 @@
 // we fetch is a JSON object (a JWK Set or a discovery document) whose closing
 // brace comes last: a cut copy fails JSON parsing and is refused all the same.
 
-#include "http_response.h"
+#include "fetch/http_response.h"
 
 #include <algorithm>
 #include <limits>

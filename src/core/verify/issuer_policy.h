@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "algorithm.h"
+#include "keys/algorithm.h"
 
 namespace m2m {
 

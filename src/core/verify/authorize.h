@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "authenticate.h"
-#include "status.h"
+#include "verify/authenticate.h"
+#include "reason.h"
 
 namespace m2m {
 
@@ -18,6 +18,6 @@ namespace m2m {
 // `required_scopes` (null: none), all of which must be granted
 // (insufficient_scope). Only the first failure is reported, so an expired
 // token for another audience is expired.
-Status authorize(const VerifiedToken &token, int64_t now, const std::vector<std::string> *required_scopes) noexcept;
+Reason authorize(const VerifiedToken &token, int64_t now, const std::vector<std::string> *required_scopes) noexcept;
 
 }  // namespace m2m

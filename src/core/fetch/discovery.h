@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "status.h"
+#include "reason.h"
 
 namespace m2m {
 
@@ -14,6 +14,6 @@ namespace m2m {
 // keys must not be trusted for ours. Returns ok and sets *jwks_uri to the
 // document's "jwks_uri", which must be an absolute http:// or https:// URL;
 // else discovery_malformed or discovery_issuer_mismatch, *jwks_uri untouched.
-Status parse_discovery(std::string_view json, std::string_view expected_issuer, std::string *jwks_uri) noexcept;
+Reason parse_discovery(std::string_view json, std::string_view expected_issuer, std::string *jwks_uri) noexcept;
 
 }  // namespace m2m

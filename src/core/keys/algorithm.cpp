@@ -1,4 +1,4 @@
-#include "algorithm.h"
+#include "keys/algorithm.h"
 
 #include <array>
 

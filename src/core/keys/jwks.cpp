@@ -1,4 +1,4 @@
-#include "jwks.h"
+#include "keys/jwks.h"
 
 #include <algorithm>
 #include <utility>
@@ -269,7 +269,7 @@ JwksParseResult parse_jwks(std::string_view json) noexcept
         JsonPtr root = parse_json_object(json);
         json_t *keys = root ? json_object_get(root.get(), "keys") : nullptr;
         if (!json_is_array(keys)) {
-            result.status = Status::jwks_malformed;
+            result.status = Reason::jwks_malformed;
             return result;
         }
         size_t i;
@@ -285,10 +285,10 @@ JwksParseResult parse_jwks(std::string_view json) noexcept
             std::string name = key.kid ? "kid \"" + *key.kid + "\"" : "key #" + std::to_string(i);
             result.skipped.push_back(printable(name + ": " + why));
         }
-        result.status = result.keys.empty() ? Status::jwks_no_usable_key : Status::ok;
+        result.status = result.keys.empty() ? Reason::jwks_no_usable_key : Reason::ok;
     } catch (...) {
         result = JwksParseResult{};
-        result.status = Status::internal_error;
+        result.status = Reason::internal_error;
     }
     return result;
 }

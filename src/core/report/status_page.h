@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-#include "jwks.h"
+#include "keys/jwks.h"
 
 namespace m2m {
 
