@@ -2,9 +2,9 @@
  * The key fetcher's connection, the first half of a fetch: resolve the key
  * server (or take the addresses found at start), connect to the first
  * address, and for https run the TLS handshake and verify the peer and its
- * name, with the steps of ngx_http_upstream_ssl_init_connection(). A ready
- * connection goes to the HTTP exchange in ngx_http_auth_m2m_fetch.cpp; a
- * failure ends the fetch with its reason.
+ * name, with the steps of ngx_http_upstream_ssl_init_connection(). It knows
+ * nothing of HTTP: f->connected hears of a ready connection (error NULL) or
+ * of the reason there is none, as ngx_peer_connection_t's users do.
  */
 
 #include "ngx_http_auth_m2m_fetch.h"
@@ -22,7 +22,7 @@ ngx_http_auth_m2m_connection_handshaked(ngx_connection_t *c)
         static_cast<ngx_http_auth_m2m_fetch_t *>(c->data);
 
     if (!c->ssl->handshaked) {
-        ngx_http_auth_m2m_fetch_finish(f, "tls_handshake_failed");
+        f->connected(f, "tls_handshake_failed");
         return;
     }
 
@@ -32,16 +32,16 @@ ngx_http_auth_m2m_connection_handshaked(ngx_connection_t *c)
         ngx_log_error(NGX_LOG_INFO, c->log, 0,
                       "key server certificate verify error: (%l:%s)",
                       rc, X509_verify_cert_error_string(rc));
-        ngx_http_auth_m2m_fetch_finish(f, "tls_verify_failed");
+        f->connected(f, "tls_verify_failed");
         return;
     }
 
     if (ngx_ssl_check_host(c, &f->target->host) != NGX_OK) {
-        ngx_http_auth_m2m_fetch_finish(f, "tls_host_mismatch");
+        f->connected(f, "tls_host_mismatch");
         return;
     }
 
-    ngx_http_auth_m2m_fetch_send(f);
+    f->connected(f, NULL);
 }
 
 
@@ -52,14 +52,14 @@ ngx_http_auth_m2m_connection_tls(ngx_http_auth_m2m_fetch_t *f)
     ngx_connection_t  *c = f->peer.connection;
 
     if (f->ssl == NULL) {
-        ngx_http_auth_m2m_fetch_finish(f, "tls_not_configured");
+        f->connected(f, "tls_not_configured");
         return;
     }
 
     if (ngx_ssl_create_connection(f->ssl, c, NGX_SSL_BUFFER|NGX_SSL_CLIENT)
         != NGX_OK)
     {
-        ngx_http_auth_m2m_fetch_finish(f, "tls_handshake_failed");
+        f->connected(f, "tls_handshake_failed");
         return;
     }
 
@@ -70,7 +70,7 @@ ngx_http_auth_m2m_connection_tls(ngx_http_auth_m2m_fetch_t *f)
                                         f->target->host.data))
            == 0)
     {
-        ngx_http_auth_m2m_fetch_finish(f, "tls_handshake_failed");
+        f->connected(f, "tls_handshake_failed");
         return;
     }
 
@@ -109,12 +109,12 @@ ngx_http_auth_m2m_connection_connected(ngx_event_t *wev)
 
     if (err) {
         ngx_log_error(NGX_LOG_INFO, c->log, err, "connect() failed");
-        ngx_http_auth_m2m_fetch_finish(f, "connect_failed");
+        f->connected(f, "connect_failed");
         return;
     }
 
-    c->read->handler = ngx_http_auth_m2m_fetch_dummy;
-    c->write->handler = ngx_http_auth_m2m_fetch_dummy;
+    c->read->handler = ngx_http_auth_m2m_connection_idle;
+    c->write->handler = ngx_http_auth_m2m_connection_idle;
 
 #if (NGX_SSL)
     if (f->target->https) {
@@ -123,7 +123,7 @@ ngx_http_auth_m2m_connection_connected(ngx_event_t *wev)
     }
 #endif
 
-    ngx_http_auth_m2m_fetch_send(f);
+    f->connected(f, NULL);
 }
 
 
@@ -133,7 +133,7 @@ ngx_http_auth_m2m_connection_connect(ngx_http_auth_m2m_fetch_t *f)
     ngx_int_t  rc;
 
     if (f->naddrs == 0) {
-        ngx_http_auth_m2m_fetch_finish(f, "resolve_failed");
+        f->connected(f, "resolve_failed");
         return;
     }
 
@@ -150,7 +150,7 @@ ngx_http_auth_m2m_connection_connect(ngx_http_auth_m2m_fetch_t *f)
     rc = ngx_event_connect_peer(&f->peer);
 
     if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
-        ngx_http_auth_m2m_fetch_finish(f, "connect_failed");
+        f->connected(f, "connect_failed");
         return;
     }
 
@@ -158,7 +158,7 @@ ngx_http_auth_m2m_connection_connect(ngx_http_auth_m2m_fetch_t *f)
     f->peer.connection->pool = f->pool;
     f->peer.connection->log_error = NGX_ERROR_INFO;
 
-    f->peer.connection->read->handler = ngx_http_auth_m2m_fetch_dummy;
+    f->peer.connection->read->handler = ngx_http_auth_m2m_connection_idle;
     f->peer.connection->write->handler = ngx_http_auth_m2m_connection_connected;
 
     if (rc == NGX_OK) {
@@ -181,7 +181,7 @@ ngx_http_auth_m2m_connection_resolved(ngx_resolver_ctx_t *resolve)
                       "%V could not be resolved (%i: %s)", &resolve->name,
                       resolve->state, ngx_resolver_strerror(resolve->state));
         ngx_resolve_name_done(resolve);
-        ngx_http_auth_m2m_fetch_finish(f, "resolve_failed");
+        f->connected(f, "resolve_failed");
         return;
     }
 
@@ -214,7 +214,7 @@ ngx_http_auth_m2m_connection_resolved(ngx_resolver_ctx_t *resolve)
     ngx_resolve_name_done(resolve);
 
     if (f->addrs == NULL) {
-        ngx_http_auth_m2m_fetch_finish(f, "out_of_memory");
+        f->connected(f, "out_of_memory");
         return;
     }
 
@@ -225,9 +225,12 @@ ngx_http_auth_m2m_connection_resolved(ngx_resolver_ctx_t *resolve)
 
 
 void
-ngx_http_auth_m2m_connection_open(ngx_http_auth_m2m_fetch_t *f)
+ngx_http_auth_m2m_connection_open(ngx_http_auth_m2m_fetch_t *f,
+    ngx_http_auth_m2m_connected_pt connected)
 {
     ngx_resolver_ctx_t  *resolve, temp;
+
+    f->connected = connected;
 
     if (f->resolver == NULL) {
         f->addrs = f->target->addrs;
@@ -242,7 +245,7 @@ ngx_http_auth_m2m_connection_open(ngx_http_auth_m2m_fetch_t *f)
 
     resolve = ngx_resolve_start(f->resolver, &temp);
     if (resolve == NULL) {
-        ngx_http_auth_m2m_fetch_finish(f, "resolve_failed");
+        f->connected(f, "resolve_failed");
         return;
     }
 
@@ -267,7 +270,7 @@ ngx_http_auth_m2m_connection_open(ngx_http_auth_m2m_fetch_t *f)
 
     if (ngx_resolve_name(resolve) != NGX_OK) {
         f->resolve = NULL;
-        ngx_http_auth_m2m_fetch_finish(f, "resolve_failed");
+        f->connected(f, "resolve_failed");
     }
 }
 
@@ -297,4 +300,11 @@ ngx_http_auth_m2m_connection_close(ngx_http_auth_m2m_fetch_t *f)
 
     ngx_close_connection(c);
     f->peer.connection = NULL;
+}
+
+
+/* For the side of a connection that has nothing to do yet, or any more. */
+void
+ngx_http_auth_m2m_connection_idle(ngx_event_t *ev)
+{
 }

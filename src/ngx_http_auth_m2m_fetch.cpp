@@ -13,6 +13,9 @@
 
 namespace {
 
+void ngx_http_auth_m2m_fetch_finish(ngx_http_auth_m2m_fetch_t *f,
+    const char *error);
+
 /* The fetcher runs in event handlers, without a try (see
  * ngx_http_auth_m2m.h). */
 static_assert(std::is_nothrow_constructible<m2m::HttpResponseParser,
@@ -179,7 +182,7 @@ ngx_http_auth_m2m_fetch_write_handler(ngx_event_t *wev)
 
         if (n == size) {
             c->log->action = const_cast<char *>("reading response from key server");
-            wev->handler = ngx_http_auth_m2m_fetch_dummy;
+            wev->handler = ngx_http_auth_m2m_connection_idle;
 
             if (ngx_handle_write_event(wev, 0) != NGX_OK) {
                 ngx_http_auth_m2m_fetch_finish(f, "send_failed");
@@ -196,9 +199,6 @@ ngx_http_auth_m2m_fetch_write_handler(ngx_event_t *wev)
         ngx_http_auth_m2m_fetch_finish(f, "send_failed");
     }
 }
-
-} /* namespace */
-
 
 /* Ends the exchange exactly once; the caller hears of it from the event
  * loop, so start() never calls back into a half-built caller. */
@@ -222,11 +222,20 @@ ngx_http_auth_m2m_fetch_finish(ngx_http_auth_m2m_fetch_t *f, const char *error)
 }
 
 
-/* The connection is ready: the exchange takes its events over. */
+/* The connection is ready, and the exchange takes its events over; or
+ * there is none, and error says why. */
 void
-ngx_http_auth_m2m_fetch_send(ngx_http_auth_m2m_fetch_t *f)
+ngx_http_auth_m2m_fetch_connected(ngx_http_auth_m2m_fetch_t *f,
+    const char *error)
 {
-    ngx_connection_t  *c = f->peer.connection;
+    ngx_connection_t  *c;
+
+    if (error) {
+        ngx_http_auth_m2m_fetch_finish(f, error);
+        return;
+    }
+
+    c = f->peer.connection;
 
     c->read->handler = ngx_http_auth_m2m_fetch_read_handler;
     c->write->handler = ngx_http_auth_m2m_fetch_write_handler;
@@ -234,12 +243,7 @@ ngx_http_auth_m2m_fetch_send(ngx_http_auth_m2m_fetch_t *f)
     ngx_http_auth_m2m_fetch_write_handler(c->write);
 }
 
-
-/* For the side of a connection that has nothing to do yet, or any more. */
-void
-ngx_http_auth_m2m_fetch_dummy(ngx_event_t *ev)
-{
-}
+} /* namespace */
 
 
 ngx_http_auth_m2m_fetch_t *
@@ -315,7 +319,7 @@ ngx_http_auth_m2m_fetch_start(ngx_http_auth_m2m_fetch_t *f)
         return;
     }
 
-    ngx_http_auth_m2m_connection_open(f);
+    ngx_http_auth_m2m_connection_open(f, ngx_http_auth_m2m_fetch_connected);
 }
 
 

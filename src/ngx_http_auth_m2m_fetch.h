@@ -15,6 +15,8 @@
 
 
 typedef void (*ngx_http_auth_m2m_fetch_done_pt)(ngx_http_auth_m2m_fetch_t *f);
+typedef void (*ngx_http_auth_m2m_connected_pt)(ngx_http_auth_m2m_fetch_t *f,
+    const char *error);
 
 
 struct ngx_http_auth_m2m_fetch_s {
@@ -40,6 +42,7 @@ struct ngx_http_auth_m2m_fetch_s {
     ngx_log_t                        *log;
     ngx_resolver_ctx_t               *resolve;      /* a lookup in flight */
     ngx_peer_connection_t             peer;
+    ngx_http_auth_m2m_connected_pt    connected;
     ngx_addr_t                       *addrs;
     ngx_uint_t                        naddrs;
     ngx_buf_t                        *request;
@@ -55,15 +58,13 @@ void ngx_http_auth_m2m_fetch_start(ngx_http_auth_m2m_fetch_t *f);
 void ngx_http_auth_m2m_fetch_destroy(ngx_http_auth_m2m_fetch_t *f);
 
 
-/* Between the fetcher's two files, not for its callers: start() has
- * ngx_http_auth_m2m_connection.cpp open the connection, which hands it to
- * the exchange with send() once connected (and TLS verified); either side
- * ends the fetch with finish(), which closes the connection. */
-void ngx_http_auth_m2m_connection_open(ngx_http_auth_m2m_fetch_t *f);
+/* The connection half of a fetch (ngx_http_auth_m2m_connection.cpp), for
+ * the exchange half only: open() calls connected() once, from the event
+ * loop or from inside open(), with the connection ready (TLS verified) or
+ * the reason there is none; close() may be called at any time. */
+void ngx_http_auth_m2m_connection_open(ngx_http_auth_m2m_fetch_t *f,
+    ngx_http_auth_m2m_connected_pt connected);
 void ngx_http_auth_m2m_connection_close(ngx_http_auth_m2m_fetch_t *f);
-void ngx_http_auth_m2m_fetch_send(ngx_http_auth_m2m_fetch_t *f);
-void ngx_http_auth_m2m_fetch_finish(ngx_http_auth_m2m_fetch_t *f,
-    const char *error);
-void ngx_http_auth_m2m_fetch_dummy(ngx_event_t *ev);
+void ngx_http_auth_m2m_connection_idle(ngx_event_t *ev);
 
 #endif /* NGX_HTTP_AUTH_M2M_FETCH_H */
