@@ -6,8 +6,9 @@
  * Exceptions: an exception that reaches nginx aborts the worker. The core
  * never throws: it reports failure, running out of memory included, in what
  * it returns. Glue that builds C++ strings or containers can throw
- * std::bad_alloc, and the nginx callback that runs it catches it (directive
- * handlers, the status page). The request path, the timers and the fetcher
+ * std::bad_alloc, and the nginx callback that runs it catches it: directive
+ * handlers, the status page, and the refresh timer's handlers (a key
+ * source's complete() may build strings). The request path and the fetcher
  * build none, so they need no try.
  */
 
@@ -203,7 +204,11 @@ ngx_http_auth_m2m_issuer_t *ngx_http_auth_m2m_issuer_ref(ngx_conf_t *cf,
     ngx_str_t *name);
 ngx_int_t ngx_http_auth_m2m_check_issuers(ngx_conf_t *cf);
 
-/* ngx_http_auth_m2m_request.cpp */
+/* ngx_http_auth_m2m_token.cpp */
+m2m::Reason ngx_http_auth_m2m_token(ngx_http_request_t *r,
+    ngx_http_auth_m2m_loc_conf_t *alcf, ngx_str_t *token);
+
+/* ngx_http_auth_m2m_verdict.cpp */
 ngx_http_auth_m2m_state_t *ngx_http_auth_m2m_state(ngx_http_request_t *r,
     bool access);
 void ngx_http_auth_m2m_forget(ngx_http_auth_m2m_state_t *state);

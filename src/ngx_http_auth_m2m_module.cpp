@@ -1,7 +1,8 @@
 /*
  * ngx_http_auth_m2m_module: directives, configuration merging and module
- * registration. Verification lives in core/, the request path in
- * ngx_http_auth_m2m_request.cpp and ngx_http_auth_m2m_access.cpp.
+ * registration. Verification lives in core/; the request's path through
+ * the glue is _token, _verdict, _access and _variables (README, "How it
+ * works inside").
  */
 
 #include "ngx_http_auth_m2m.h"
