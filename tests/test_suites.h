@@ -8,6 +8,7 @@ Suite *jwks_suite();
 Suite *token_suite();
 Suite *verify_suite();
 Suite *signature_fuzz_suite();
+Suite *signature_suite();
 Suite *forgery_suite();
 Suite *claims_suite();
 Suite *scope_suite();
