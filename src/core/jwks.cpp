@@ -163,6 +163,8 @@ std::string make_rsa_pkey(const std::string &n, const std::string &e, EvpPkeyPtr
 // uncompressed point 0x04 || x || y on the named curve. OpenSSL is then
 // asked, explicitly, whether the point is on the curve (and not the point at
 // infinity): an off-curve point is the invalid-curve attack's way in.
+// EVP_PKEY_fromdata in 3.0 refuses one already ("point is not on curve"),
+// and cjose's import before us too; neither is a promise we rely on.
 std::string make_ec_pkey(Curve curve, const std::string &x, const std::string &y, EvpPkeyPtr *out)
 {
     const char *group = curve == Curve::P256   ? "prime256v1"
