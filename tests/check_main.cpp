@@ -18,6 +18,7 @@ int main()
     srunner_add_suite(runner, verify_suite());
     srunner_add_suite(runner, authorize_suite());
     srunner_add_suite(runner, signature_fuzz_suite());
+    srunner_add_suite(runner, signature_suite());
     srunner_add_suite(runner, forgery_suite());
     srunner_add_suite(runner, claims_suite());
     srunner_add_suite(runner, scope_suite());

@@ -123,6 +123,39 @@ START_TEST(test_output_replaced_not_appended)
 }
 END_TEST
 
+// The buffer form (the request path's: no allocation) decodes exactly what
+// the string form does, refuses what it refuses, and never writes past the
+// capacity it is given.
+START_TEST(test_buffer_form_matches_string_form)
+{
+    std::string bytes;
+    for (int i = 0; i < 300; i++) {
+        bytes.push_back(static_cast<char>((i * 151 + 7) & 0xff));
+    }
+    unsigned char buffer[310];
+    for (size_t len = 0; len <= bytes.size(); len++) {
+        const std::string encoded = testkeys::b64url_encode(bytes.substr(0, len));
+        ck_assert_uint_eq(encoded.size(), m2m::base64url_encoded_size(len));
+        size_t size = 999;
+        ck_assert_msg(m2m::base64url_decode(encoded, buffer, sizeof buffer, &size), "length %zu", len);
+        ck_assert_uint_eq(size, len);
+        ck_assert_msg(std::string(reinterpret_cast<char *>(buffer), size) == bytes.substr(0, len), "length %zu", len);
+        // One byte short of room: refused, and nothing written past it.
+        if (len > 0) {
+            buffer[len - 1] = 0xa5;
+            ck_assert(!m2m::base64url_decode(encoded, buffer, len - 1, &size));
+            ck_assert_uint_eq(buffer[len - 1], 0xa5);
+        }
+    }
+    for (const char *bad : {"Zg=", "Zm9v=", "Z", "Zh", "Zm9+", "Zm9/", "Zm 9v", "Zm9v\n", "Zm9vY"}) {
+        std::string out;
+        size_t size = 0;
+        ck_assert_msg(!m2m::base64url_decode(bad, buffer, sizeof buffer, &size), "\"%s\" should be rejected", bad);
+        ck_assert_msg(!decode(bad, &out), "\"%s\" should be rejected", bad);
+    }
+}
+END_TEST
+
 Suite *base64url_suite()
 {
     Suite *s = suite_create("base64url");
@@ -135,6 +168,7 @@ Suite *base64url_suite()
     tcase_add_test(tc, test_nonzero_trailing_bits_rejected);
     tcase_add_test(tc, test_round_trip_all_lengths);
     tcase_add_test(tc, test_output_replaced_not_appended);
+    tcase_add_test(tc, test_buffer_form_matches_string_form);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -9,6 +9,7 @@ Suite *token_suite();
 Suite *verify_suite();
 Suite *authorize_suite();
 Suite *signature_fuzz_suite();
+Suite *signature_suite();
 Suite *forgery_suite();
 Suite *claims_suite();
 Suite *scope_suite();

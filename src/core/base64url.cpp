@@ -22,17 +22,11 @@ constexpr std::array<int8_t, 256> make_table()
 
 constexpr auto kTable = make_table();
 
-}  // namespace
-
-bool base64url_decode(std::string_view in, std::string *out) noexcept
+// One decoder for both outputs; emit(byte) returns false to stop.
+template <typename Emit>
+bool decode(std::string_view in, Emit emit)
 {
     if (in.size() % 4 == 1) {
-        return false;
-    }
-    try {
-        out->clear();
-        out->reserve(in.size() / 4 * 3 + 2);
-    } catch (...) {
         return false;
     }
     uint32_t acc = 0;
@@ -46,11 +40,47 @@ bool base64url_decode(std::string_view in, std::string *out) noexcept
         bits += 6;
         if (bits >= 8) {
             bits -= 8;
-            out->push_back(static_cast<char>((acc >> bits) & 0xff));
+            if (!emit(static_cast<unsigned char>((acc >> bits) & 0xff))) {
+                return false;
+            }
         }
     }
     // Leftover bits must be zero padding, or two encodings map to one value.
     return (acc & ((1u << bits) - 1)) == 0;
+}
+
+}  // namespace
+
+bool base64url_decode(std::string_view in, std::string *out) noexcept
+{
+    if (in.size() % 4 == 1) {
+        return false;
+    }
+    try {
+        out->clear();
+        out->reserve(in.size() / 4 * 3 + 2);
+    } catch (...) {
+        return false;
+    }
+    // push_back cannot throw: reserve made room for every decoded byte.
+    return decode(in, [out](unsigned char byte) {
+        out->push_back(static_cast<char>(byte));
+        return true;
+    });
+}
+
+bool base64url_decode(std::string_view in, unsigned char *out, size_t capacity, size_t *size) noexcept
+{
+    size_t n = 0;
+    const bool ok = decode(in, [&](unsigned char byte) {
+        if (n == capacity) {
+            return false;
+        }
+        out[n++] = byte;
+        return true;
+    });
+    *size = n;
+    return ok;
 }
 
 }  // namespace m2m

@@ -3,11 +3,25 @@
 // byte string has exactly one encoding.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
 namespace m2m {
 
 bool base64url_decode(std::string_view in, std::string *out) noexcept;
+
+// The same into a caller's buffer of `capacity` bytes (a stack array on the
+// request path: no allocation); *size is the decoded length. False if `in` is
+// not strict base64url or its bytes do not fit.
+bool base64url_decode(std::string_view in, unsigned char *out, size_t capacity, size_t *size) noexcept;
+
+// How many characters strict base64url takes for `bytes` bytes: each byte
+// length has exactly one encoded length, so a length check can stand in for
+// decoding.
+constexpr size_t base64url_encoded_size(size_t bytes) noexcept
+{
+    return (bytes * 4 + 2) / 3;
+}
 
 }  // namespace m2m

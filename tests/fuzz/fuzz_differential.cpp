@@ -4,6 +4,11 @@
 // signature EVP accepts must not be refused as bad_signature. Tokens are
 // built from the input around keys generated at start-up, signed properly
 // often enough that the accepting paths are reached, then damaged.
+// Beside the verdict, the EVP signature check (signature.h) and the cjose
+// path it replaces (cjose_jws_import + cjose_jws_verify after the
+// exact-length rule, as verify.cpp does) must agree on every token that
+// parses, for every published key that fits its alg, and EVP used directly
+// must agree with both.
 //
 // Input: 8 control bytes, then up to three sections separated by NUL bytes
 // (header text, payload text, raw bytes for a kid or a signature).
@@ -36,6 +41,8 @@
 #include "fuzz_support.h"
 #include "fuzz_verify.h"
 #include "keys/jwks.h"
+#include "keys/signature.h"
+#include "token/token.h"
 
 namespace {
 
@@ -64,6 +71,7 @@ constexpr size_t kKeys = sizeof keys / sizeof keys[0];
 fuzz::Issuer issuer_a, issuer_b;
 m2m::IssuerPolicy &policy_a = issuer_a.policy, &policy_b = issuer_b.policy;
 std::vector<const fuzz::Issuer *> issuers;
+const m2m::KeySet *published = nullptr;  // in the order of keys[], unpublished one left out
 
 void set_up()
 {
@@ -87,6 +95,7 @@ void set_up()
         fuzz::fail("the generated key set does not load");
     }
     const std::shared_ptr<const m2m::KeySet> set = m2m::share_keys(std::move(parsed.keys));
+    published = set.get();
 
     policy_a.name = "a";
     policy_a.issuer = "https://issuer.example/";
@@ -296,6 +305,63 @@ bool evp_accepts(const Reading &r)
     return false;
 }
 
+// verify.cpp's signature check before signature.h: the exact length, then
+// cjose on the whole compact token.
+m2m::Reason cjose_verdict(const m2m::Key &key, const m2m::Token &token)
+{
+    if (token.signature_size() != key.signature_size) {
+        return m2m::Reason::bad_signature;
+    }
+    cjose_err err;
+    m2m::JwsPtr jws(cjose_jws_import(token.compact().data(), token.compact().size(), &err));
+    if (!jws) {
+        return m2m::Reason::malformed;
+    }
+    return cjose_jws_verify(jws.get(), key.jwk.get(), &err) ? m2m::Reason::ok : m2m::Reason::bad_signature;
+}
+
+// Only tokens that parse and name one of our algs reach a signature check.
+void compare_signature_paths(const std::string &compact)
+{
+    m2m::Token token;
+    if (m2m::Token::parse(compact, &token) != m2m::Reason::ok) {
+        return;
+    }
+    const auto alg = m2m::algorithm_from_name(token.alg());
+    if (!alg) {
+        return;
+    }
+    const size_t last_dot = compact.rfind('.');
+    std::string signature;
+    if (!fuzz::b64url_decode(std::string_view(compact).substr(last_dot + 1), &signature)) {
+        fuzz::fail("a token that parses has a signature our own decoder refuses");
+    }
+    const std::string_view input = std::string_view(compact).substr(0, last_dot);
+    for (size_t i = 0; i < published->keys().size(); i++) {
+        const m2m::Key &key = published->keys()[i];
+        if (!key.fits(*alg)) {
+            continue;
+        }
+        const m2m::Reason evp = m2m::verify_compact_signature(key, *alg, compact);
+        const m2m::Reason raw = m2m::verify_signature(key, *alg, input, signature);
+        const m2m::Reason reference = cjose_verdict(key, token);
+        if (getenv("FUZZ_VERBOSE")) {
+            const auto name = [](m2m::Reason st) { return st == m2m::Reason::ok ? "ok" : m2m::reason_code(st); };
+            fprintf(stderr, "key %zu %s: evp %s, raw %s, cjose %s\n", i, m2m::algorithm_name(*alg), name(evp),
+                    name(raw), name(reference));
+        }
+        if (evp != reference) {
+            fuzz::fail("the EVP signature check and the cjose path disagree");
+        }
+        if (raw != evp) {
+            fuzz::fail("verify_signature and verify_compact_signature disagree");
+        }
+        if ((evp == m2m::Reason::ok) != fuzz::evp_verify(keys[i].pkey, token.alg(), input, signature)) {
+            fuzz::fail("the EVP signature check and OpenSSL used directly disagree");
+        }
+    }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int *, char ***)
@@ -333,6 +399,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fuzz::fail("the module trusts a token with \"crit\"");
         }
     }
+    compare_signature_paths(token);
     if (v.status == m2m::Reason::bad_signature && r.parsed && r.has_kid) {
         // Kids are unique among the published keys: the module had no choice.
         for (const TestKey &key : keys) {

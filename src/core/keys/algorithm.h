@@ -3,6 +3,7 @@
 // a secret with every client, and "none" is not a signature.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -11,6 +12,9 @@
 namespace m2m {
 
 enum class Algorithm : uint8_t { RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512 };
+
+// For tables indexed by algorithm.
+constexpr size_t kAlgorithmCount = static_cast<size_t>(Algorithm::ES512) + 1;
 
 enum class KeyType : uint8_t { RSA, EC };
 

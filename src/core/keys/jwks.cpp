@@ -1,9 +1,14 @@
 #include "keys/jwks.h"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+
 #include "base64url.h"
+#include "keys/signature.h"
 
 namespace m2m {
 
@@ -76,10 +81,12 @@ size_t bit_length(const std::string &magnitude)
 
 // Neither cjose nor OpenSSL checks a public key's shape; with e = 1 a
 // "signature" is just the padded digest, forgeable by anyone. Real keys have
-// an odd modulus and a small odd exponent of at least 3.
-std::string check_rsa_numbers(const json_t *jwk, size_t *modulus_bytes)
+// an odd modulus and a small odd exponent of at least 3. *n and *e are the
+// checked numbers, big-endian without leading zero bytes.
+std::string check_rsa_numbers(const json_t *jwk, std::string *n_out, std::string *e_out)
 {
-    std::string n, e;
+    std::string &n = *n_out;
+    std::string &e = *e_out;
     if (!decode_uint(jwk, "n", &n) || !decode_uint(jwk, "e", &e)) {
         return "RSA \"n\" or \"e\" is not base64url";
     }
@@ -96,25 +103,124 @@ std::string check_rsa_numbers(const json_t *jwk, size_t *modulus_bytes)
     if (e.empty() || e.size() > 4 || (static_cast<unsigned char>(e.back()) & 1) == 0 || (e.size() == 1 && static_cast<unsigned char>(e[0]) < 3)) {
         return "RSA exponent is not an odd number from 3 to 2^32";
     }
-    *modulus_bytes = n.size();
     return {};
 }
 
 // RFC 7518 §6.2.1.2: each coordinate is the full field width. cjose's own
 // base64 decoder asserts on some malformed input (an embedded '='), so no
-// byte reaches it that our strict decoder has not accepted first.
-std::string check_ec_coordinates(const json_t *jwk, Curve curve)
+// byte reaches it that our strict decoder has not accepted first. *x and *y
+// are the checked coordinates.
+std::string check_ec_coordinates(const json_t *jwk, Curve curve, std::string *x, std::string *y)
 {
     const size_t width = coordinate_size(curve);
     std::string_view text;
-    std::string decoded;
     for (const char *name : {"x", "y"}) {
+        std::string &decoded = *name == 'x' ? *x : *y;
         if (!json_string_member(jwk, name, &text) || !base64url_decode(text, &decoded)) {
             return std::string("EC \"") + name + "\" is not base64url";
         }
         if (decoded.size() != width) {
             return std::string("EC \"") + name + "\" is " + std::to_string(decoded.size()) + " bytes, not " +
                    std::to_string(width);
+        }
+    }
+    return {};
+}
+
+// OpenSSL's reason for the last error it queued, for a skipped-key line.
+std::string openssl_reason(const char *fallback)
+{
+    const char *reason = ERR_reason_error_string(ERR_peek_last_error());
+    return std::string("rejected by OpenSSL: ") + (reason ? reason : fallback);
+}
+
+// The EVP_PKEY for numbers check_rsa_numbers accepted. OpenSSL checks
+// nothing of an RSA public key here (and its own public-key check would
+// refuse e = 3, which RFC 7518 allows): check_rsa_numbers is the check.
+std::string make_rsa_pkey(const std::string &n, const std::string &e, EvpPkeyPtr *out)
+{
+    OpenSslErrorScope errors;
+    const auto bytes = [](const std::string &s) { return reinterpret_cast<const unsigned char *>(s.data()); };
+    BignumPtr bn_n(BN_bin2bn(bytes(n), static_cast<int>(n.size()), nullptr));
+    BignumPtr bn_e(BN_bin2bn(bytes(e), static_cast<int>(e.size()), nullptr));
+    ParamBuilderPtr builder(OSSL_PARAM_BLD_new());
+    if (!bn_n || !bn_e || !builder || OSSL_PARAM_BLD_push_BN(builder.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) != 1 ||
+        OSSL_PARAM_BLD_push_BN(builder.get(), OSSL_PKEY_PARAM_RSA_E, bn_e.get()) != 1) {
+        return "out of memory";
+    }
+    ParamsPtr params(OSSL_PARAM_BLD_to_param(builder.get()));
+    EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
+    EVP_PKEY *pkey = nullptr;
+    if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+        EVP_PKEY_fromdata(ctx.get(), &pkey, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
+        return openssl_reason("cannot make an RSA key");
+    }
+    out->reset(pkey);
+    return {};
+}
+
+// The EVP_PKEY for coordinates check_ec_coordinates accepted, as the
+// uncompressed point 0x04 || x || y on the named curve. OpenSSL is then
+// asked, explicitly, whether the point is on the curve (and not the point at
+// infinity): an off-curve point is the invalid-curve attack's way in.
+// EVP_PKEY_fromdata in 3.0 refuses one already ("point is not on curve"),
+// and cjose's import before us too; neither is a promise we rely on.
+std::string make_ec_pkey(Curve curve, const std::string &x, const std::string &y, EvpPkeyPtr *out)
+{
+    const char *group = curve == Curve::P256   ? "prime256v1"
+                        : curve == Curve::P384 ? "secp384r1"
+                        : curve == Curve::P521 ? "secp521r1"
+                                               : nullptr;
+    const size_t width = coordinate_size(curve);
+    unsigned char point[1 + 2 * 66];
+    if (!group || x.size() != width || y.size() != width || 1 + 2 * width > sizeof point) {
+        return "unsupported curve";
+    }
+    point[0] = 0x04;
+    std::memcpy(point + 1, x.data(), width);
+    std::memcpy(point + 1 + width, y.data(), width);
+
+    OpenSslErrorScope errors;
+    ParamBuilderPtr builder(OSSL_PARAM_BLD_new());
+    if (!builder || OSSL_PARAM_BLD_push_utf8_string(builder.get(), OSSL_PKEY_PARAM_GROUP_NAME, group, 0) != 1 ||
+        OSSL_PARAM_BLD_push_octet_string(builder.get(), OSSL_PKEY_PARAM_PUB_KEY, point, 1 + 2 * width) != 1) {
+        return "out of memory";
+    }
+    ParamsPtr params(OSSL_PARAM_BLD_to_param(builder.get()));
+    EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+    EVP_PKEY *raw = nullptr;
+    if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+        EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
+        return openssl_reason("cannot make an EC key");
+    }
+    EvpPkeyPtr pkey(raw);
+    EvpPkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey.get(), nullptr));
+    if (!check || EVP_PKEY_public_check_quick(check.get()) != 1) {
+        return openssl_reason("EC point is not on the curve");
+    }
+    *out = std::move(pkey);
+    return {};
+}
+
+// The key for EVP, and a verification context for each algorithm it fits.
+std::string prepare_for_evp(Key *key, const std::string &a, const std::string &b)
+{
+    std::string why = key->kty == KeyType::RSA ? make_rsa_pkey(a, b, &key->pkey) : make_ec_pkey(key->crv, a, b, &key->pkey);
+    if (!why.empty()) {
+        return why;
+    }
+    // OpenSSL must see the modulus we measured, or the exact-length rule in
+    // verify_signature would hold the wrong length. Cannot differ today.
+    if (key->kty == KeyType::RSA && static_cast<size_t>(EVP_PKEY_get_size(key->pkey.get())) != key->signature_size) {
+        return "rejected by OpenSSL: modulus size differs";
+    }
+    for (size_t i = 0; i < kAlgorithmCount; i++) {
+        const auto alg = static_cast<Algorithm>(i);
+        if (key->fits(alg)) {
+            key->verifiers[i] = prepare_verification(key->pkey.get(), alg);
+            if (!key->verifiers[i]) {
+                return std::string("rejected by OpenSSL for ") + algorithm_name(alg);
+            }
         }
     }
     return {};
@@ -191,14 +297,17 @@ std::string import_key(json_t *jwk, Key *key)
         }
     }
 
+    // RSA n and e, or EC x and y, as checked below.
+    std::string number_a, number_b;
     if (kty == "RSA") {
         if (!has_string_members(jwk, {"n", "e"})) {
             return "RSA key without \"n\" and \"e\"";
         }
-        std::string why = check_rsa_numbers(jwk, &key->signature_size);
+        std::string why = check_rsa_numbers(jwk, &number_a, &number_b);
         if (!why.empty()) {
             return why;
         }
+        key->signature_size = number_a.size();
         key->kty = KeyType::RSA;
         key->crv = Curve::none;
     } else if (kty == "EC") {
@@ -213,7 +322,7 @@ std::string import_key(json_t *jwk, Key *key)
         if (!has_string_members(jwk, {"x", "y"})) {
             return "EC key without \"x\" and \"y\"";
         }
-        std::string why = check_ec_coordinates(jwk, *curve);
+        std::string why = check_ec_coordinates(jwk, *curve, &number_a, &number_b);
         if (!why.empty()) {
             return why;
         }
@@ -249,7 +358,7 @@ std::string import_key(json_t *jwk, Key *key)
     if (key->kty == KeyType::EC) {
         key->signature_size = 2 * coordinate_size(key->crv);
     }
-    return {};
+    return prepare_for_evp(key, number_a, number_b);
 }
 
 }  // namespace

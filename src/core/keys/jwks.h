@@ -4,6 +4,7 @@
 // every client.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,6 +13,7 @@
 
 #include "keys/algorithm.h"
 #include "json.h"
+#include "openssl_handles.h"
 #include "reason.h"
 
 namespace m2m {
@@ -28,6 +30,12 @@ struct Key {
     std::optional<Algorithm> alg;  // the JWK's own "alg", if it names one
     size_t signature_size = 0;     // the only valid signature length for this key
     JwkPtr jwk;
+    // The same public key for OpenSSL 3's EVP, built once per key set from
+    // the members parse_jwks checked, never from cjose's copy.
+    EvpPkeyPtr pkey;
+    // One verification context per algorithm the key fits, null for the
+    // others; signature.h verifies with copies of these.
+    std::array<EvpPkeyCtxPtr, kAlgorithmCount> verifiers;
 
     // Whether this key may verify a token signed with alg (type, curve and
     // the JWK's own alg all agree).
