@@ -1,0 +1,176 @@
+#include "verify/token_cache.h"
+
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <utility>
+
+namespace m2m {
+
+namespace {
+
+size_t default_hash(std::string_view s) noexcept { return std::hash<std::string_view>()(s); }
+
+// The first second at which authorize() refuses the token as expired:
+// now >= exp + leeway (authorize.cpp), so the ceiling of that sum.
+bool death_time(const VerifiedToken &token, int64_t *dies_at)
+{
+    const TimeClaims &times = token.times();
+    if (times.status != Reason::ok) {
+        return false;  // refused on every look: not worth a place
+    }
+    const double end = std::ceil(times.exp + static_cast<double>(token.issuer().leeway));
+    constexpr double kLast = 9.0e18;  // below INT64_MAX, exactly representable
+    *dies_at = end >= kLast ? static_cast<int64_t>(kLast) : end <= 0 ? 0 : static_cast<int64_t>(end);
+    return true;
+}
+
+// A malloc'd block of n bytes as glibc holds it: 8 bytes of header, 16-byte
+// alignment, 32 bytes at least.
+constexpr size_t chunk(size_t n) { return n + 8 + 15 < 32 ? 32 : (n + 8 + 15) & ~size_t(15); }
+
+size_t string_cost(const std::string &s) { return s.capacity() > 15 ? chunk(s.capacity() + 1) : 0; }
+
+// jansson 2.14's nodes: a json_t header {type, refcount} in every value;
+// objects are a hashtable (buckets of two pointers, 8 at first, doubled
+// when full) with one pair {hash, two list links, value, key length, key}
+// per member; arrays a table of pointers (8 at first, doubled); strings a
+// node and their bytes; numbers one node; true, false and null are shared.
+size_t json_cost(const json_t *value)
+{
+    constexpr size_t kHeader = 16;
+    switch (json_typeof(value)) {
+    case JSON_OBJECT: {
+        size_t buckets = 8;
+        while (buckets < json_object_size(value)) {
+            buckets *= 2;
+        }
+        size_t cost = chunk(kHeader + 56) + chunk(buckets * 16);
+        const char *key;
+        size_t key_len;
+        json_t *member;
+        json_object_keylen_foreach(const_cast<json_t *>(value), key, key_len, member)
+        {
+            cost += chunk(56 + key_len + 1) + json_cost(member);
+        }
+        (void)key;
+        return cost;
+    }
+    case JSON_ARRAY: {
+        size_t slots = 8;
+        while (slots < json_array_size(value)) {
+            slots *= 2;
+        }
+        size_t cost = chunk(kHeader + 24) + chunk(slots * sizeof(json_t *));
+        for (size_t i = 0; i < json_array_size(value); i++) {
+            cost += json_cost(json_array_get(value, i));
+        }
+        return cost;
+    }
+    case JSON_STRING: return chunk(kHeader + 16) + chunk(json_string_length(value) + 1);
+    case JSON_INTEGER:
+    case JSON_REAL: return chunk(kHeader + 8);
+    case JSON_TRUE:
+    case JSON_FALSE:
+    case JSON_NULL: return 0;
+    }
+    return 0;
+}
+
+}  // namespace
+
+size_t TokenCache::entry_cost(const VerifiedToken &token) noexcept
+{
+    // the VerifiedToken, its shared_ptr control block, the LRU list node,
+    // the index node and its share of the buckets (at most one per entry)
+    constexpr size_t kNodes = chunk(sizeof(VerifiedToken)) + chunk(32) + chunk(sizeof(Entry) + 16) +
+                              chunk(sizeof(std::string_view) + sizeof(Lru::iterator) + 16) + 2 * sizeof(void *) +
+                              32;  // slack: what the tests measure sits within a few bytes
+    size_t cost = kNodes + string_cost(token.token().compact()) + json_cost(token.token().header()) +
+                  json_cost(token.token().claims()) + string_cost(token.client_id()) +
+                  string_cost(token.scope_string()) + chunk(token.scopes().capacity() * sizeof(std::string));
+    for (const std::string &scope : token.scopes()) {
+        cost += string_cost(scope);
+    }
+    return cost;
+}
+
+TokenCache::TokenCache(size_t capacity, HashFunction hash) noexcept
+    : capacity_(capacity), index_(0, Hash{hash ? hash : default_hash})
+{
+}
+
+void TokenCache::erase(std::unordered_map<std::string_view, Lru::iterator, Hash>::iterator at) noexcept
+{
+    const Lru::iterator entry = at->second;
+    bytes_ -= entry->cost;
+    index_.erase(at);  // first: its key views the entry's bytes
+    lru_.erase(entry);
+}
+
+std::shared_ptr<const VerifiedToken> TokenCache::find(std::string_view compact, int64_t now, KeysOf keys_of,
+                                                      void *ctx) noexcept
+{
+    if (capacity_ == 0) {
+        return nullptr;
+    }
+    const auto at = index_.find(compact);
+    if (at == index_.end()) {
+        return nullptr;
+    }
+    const Entry &entry = *at->second;
+    if (now >= entry.dies_at) {
+        erase(at);
+        return nullptr;
+    }
+    const IssuerKeys *keys = keys_of(entry.token->issuer(), ctx);
+    if (!keys) {
+        return nullptr;  // another location's issuer: still good there
+    }
+    if (keys->generation != entry.token->generation()) {
+        erase(at);  // the key that verified it may be gone
+        return nullptr;
+    }
+    lru_.splice(lru_.begin(), lru_, at->second);
+    return entry.token;
+}
+
+size_t TokenCache::insert(std::shared_ptr<const VerifiedToken> token, int64_t now) noexcept
+{
+    int64_t dies_at;
+    if (capacity_ == 0 || !token || !death_time(*token, &dies_at) || now >= dies_at) {
+        return 0;
+    }
+    const size_t cost = entry_cost(*token);
+    if (cost > capacity_) {
+        return 0;
+    }
+    const std::string_view key = token->token().compact();
+    const auto same = index_.find(key);
+    if (same != index_.end()) {
+        erase(same);
+    }
+
+    size_t evicted = 0;
+    while (bytes_ + cost > capacity_) {
+        const Lru::iterator last = std::prev(lru_.end());
+        erase(index_.find(last->token->token().compact()));
+        evicted++;
+    }
+
+    try {
+        lru_.push_front(Entry{std::move(token), dies_at, cost});
+    } catch (...) {
+        return evicted;
+    }
+    try {
+        index_.emplace(lru_.front().token->token().compact(), lru_.begin());
+    } catch (...) {
+        lru_.pop_front();
+        return evicted;
+    }
+    bytes_ += cost;
+    return evicted;
+}
+
+}  // namespace m2m
