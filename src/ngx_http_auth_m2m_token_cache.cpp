@@ -1,8 +1,9 @@
 /*
  * auth_m2m_token_cache: each worker keeps the tokens it has authenticated
  * (core/verify/token_cache.h), so that the next request with the same token
- * skips base64url, JSON and the signature. _verdict asks here before it
- * parses a token and tells here what it verified.
+ * skips base64url, JSON and the signature; and the tokens whose signature
+ * failed, so that a forgery sent again and again costs one check. _verdict
+ * asks here before it parses a token and tells here what it found.
  *
  * Per worker, not in the shared zone: a hit hands out the worker's own
  * shared_ptr<const VerifiedToken> with no lock and nothing parsed, where an
@@ -129,16 +130,18 @@ ngx_http_auth_m2m_token_cache_exit(ngx_cycle_t *cycle)
 
 
 /*
- * A token this worker verified before, with exactly these bytes, for an
- * issuer this location lists, whose keys are still in that generation: then
- * state->issuer and state->token are what authenticating it would give, and
- * the caller goes straight to authorize.
+ * What authenticating these exact bytes gave in this worker before, under an
+ * issuer this location lists whose keys are still in that generation: then
+ * *status, state->issuer and state->token are what authenticating it again
+ * would give (ok with the verified token, or bad_signature without one),
+ * and the caller goes on to authorize.
  */
 bool
 ngx_http_auth_m2m_token_cache_find(ngx_http_request_t *r,
     ngx_http_auth_m2m_loc_conf_t *alcf, ngx_str_t *token,
-    ngx_http_auth_m2m_state_t *state)
+    ngx_http_auth_m2m_state_t *state, m2m::Reason *status)
 {
+    std::string_view                            bytes;
     ngx_http_auth_m2m_shctx_t                  *sh;
     ngx_http_auth_m2m_cache_lookup_t            lookup;
     std::shared_ptr<const m2m::VerifiedToken>   found;
@@ -150,14 +153,23 @@ ngx_http_auth_m2m_token_cache_find(ngx_http_request_t *r,
     lookup.alcf = alcf;
     lookup.issuer = NULL;
 
-    found = ngx_http_auth_m2m_tokens->find(
-                std::string_view(reinterpret_cast<char *>(token->data),
-                                 token->len),
-                ngx_time(), ngx_http_auth_m2m_cache_keys_of, &lookup);
+    bytes = std::string_view(reinterpret_cast<char *>(token->data),
+                             token->len);
+
+    found = ngx_http_auth_m2m_tokens->find(bytes, ngx_time(),
+                                           ngx_http_auth_m2m_cache_keys_of,
+                                           &lookup);
+    *status = m2m::Reason::ok;
+
+    if (!found) {
+        lookup.issuer = NULL;
+        *status = ngx_http_auth_m2m_tokens->find_refusal(
+                      bytes, ngx_http_auth_m2m_cache_keys_of, &lookup);
+    }
 
     sh = ngx_http_auth_m2m_cache_counters(r);
 
-    if (!found) {
+    if (!found && *status == m2m::Reason::ok) {
         if (sh) {
             (void) ngx_atomic_fetch_add(&sh->token_cache_misses, 1);
         }
@@ -169,8 +181,9 @@ ngx_http_auth_m2m_token_cache_find(ngx_http_request_t *r,
         (void) ngx_atomic_fetch_add(&sh->token_cache_hits, 1);
     }
 
-    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "auth_m2m: token cache hit");
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "auth_m2m: token cache hit: %s",
+                   m2m::reason_code(*status));
 
     state->issuer = lookup.issuer;
     state->token = std::move(found);
@@ -179,10 +192,11 @@ ngx_http_auth_m2m_token_cache_find(ngx_http_request_t *r,
 }
 
 
-/* What authenticate just accepted, for the next request with that token. */
+/* What authenticate just said of a token looked up in vain: a verified
+ * token, or a signature that failed, for the next request with those bytes. */
 void
-ngx_http_auth_m2m_token_cache_keep(ngx_http_request_t *r,
-    ngx_http_auth_m2m_state_t *state)
+ngx_http_auth_m2m_token_cache_keep(ngx_http_request_t *r, ngx_str_t *token,
+    ngx_http_auth_m2m_state_t *state, m2m::Reason status)
 {
     size_t                      evicted;
     ngx_http_auth_m2m_shctx_t  *sh;
@@ -191,7 +205,19 @@ ngx_http_auth_m2m_token_cache_keep(ngx_http_request_t *r,
         return;
     }
 
-    evicted = ngx_http_auth_m2m_tokens->insert(state->token, ngx_time());
+    if (status == m2m::Reason::ok) {
+        evicted = ngx_http_auth_m2m_tokens->insert(state->token, ngx_time());
+
+    } else if (state->issuer) {
+        evicted = ngx_http_auth_m2m_tokens->insert_refusal(
+                      std::string_view(reinterpret_cast<char *>(token->data),
+                                       token->len),
+                      status, *state->issuer->policy,
+                      state->issuer->keys->generation);
+
+    } else {
+        return;
+    }
 
     sh = ngx_http_auth_m2m_cache_counters(r);
 

@@ -168,13 +168,11 @@ ngx_http_auth_m2m_authenticate(ngx_http_request_t *r,
     status = ngx_http_auth_m2m_token(r, alcf, &token);
 
     if (status == m2m::Reason::ok
-        && !ngx_http_auth_m2m_token_cache_find(r, alcf, &token, state))
+        && !ngx_http_auth_m2m_token_cache_find(r, alcf, &token, state,
+                                               &status))
     {
         status = ngx_http_auth_m2m_verify(alcf, &token, state);
-
-        if (status == m2m::Reason::ok) {
-            ngx_http_auth_m2m_token_cache_keep(r, state);
-        }
+        ngx_http_auth_m2m_token_cache_keep(r, &token, state, status);
     }
 
     state->verdict = status;

@@ -1,6 +1,7 @@
 # The verified-token cache (auth_m2m_token_cache): a hit answers exactly as a
 # miss does (status, WWW-Authenticate, variables, log lines), for accepted
-# tokens and for each kind of refusal; an entry is not used after its token
+# tokens and for each kind of refusal (of which only bad_signature is
+# remembered); an entry is not used after its token
 # expires, after its issuer's keys change (a remote rotation and removal, a
 # jwks_file reload), or for a location with other issuers or scopes; a full
 # cache evicts; "off" caches nothing. The status page's token_cache counters
@@ -135,8 +136,12 @@ sub twice {
     twice('expired', '/a/x', tok('f1', 'file', exp => now() - 3600, iat => now() - 7200), 401, 0);
     # signed by f2 under f1's kid
     my $forged = $t->mint(key => $k{f2}, kid => 'f1', claims => { iss => 'https://file.example.test/', aud => $AUD });
-    $s = twice('bad_signature', '/a/x', $forged, 401, 0);
-    like($s->{headers}{'x-error'}, qr/bad_signature/, 'bad_signature: refused as such, never cached');
+    $s = twice('bad_signature', '/a/x', $forged, 401, 1);
+    like($s->{headers}{'x-error'}, qr/bad_signature/, 'bad_signature: remembered as a refusal, never a success');
+    is(look('/a/x', $forged)->{seen}{status}, 401, 'bad_signature: still 401 on the third look');
+    # the forgery's refusal belongs to file's keys: at /twin/ it is checked anew
+    my $tw = look('/twin/x', $forged);
+    is_deeply([$tw->{seen}{status}, $tw->{hits}, $tw->{miss}], [401, 0, 1], 'bad_signature at /twin/: a miss, 401');
 }
 
 # ------------------------------------------------------------ other locations' rules
@@ -185,6 +190,11 @@ sub twice {
     my $t1 = tok('r1', 'remote');
     look('/a/x', $t1);
     is(look('/a/x', $t1)->{hits}, 1, 'remote r1 token cached');
+    # signed by r2 under r1's kid: bad_signature, remembered
+    my $forged = $t->mint(key => $k{r2}, kid => 'r1', claims => { iss => 'https://remote.example.test/', aud => $AUD });
+    look('/a/x', $forged);
+    my $f = look('/a/x', $forged);
+    is_deeply([$f->{seen}{status}, $f->{hits}], [401, 1], 'remote forgery: refusal remembered');
     my $g = $t->issuer_status('remote', path => '/status')->{generation};
 
     # rotation: r2 is published beside r1; an r2 token fetches the new set
@@ -195,6 +205,10 @@ sub twice {
     is_deeply([$s->{seen}{status}, $s->{hits}, $s->{miss}], [200, 0, 1],
         'rotation: the r1 token is verified again under the new generation (a miss), still 200');
     is(look('/a/x', $t1)->{hits}, 1, 'and cached again');
+    $f = look('/a/x', $forged);
+    is_deeply([$f->{seen}{status}, $f->{hits}, $f->{miss}], [401, 0, 1],
+        'rotation: the remembered forgery is checked again (a miss), still 401');
+    like($f->{seen}{headers}{'x-error'}, qr/bad_signature/, 'rotation: still bad_signature');
     $g = $t->issuer_status('remote', path => '/status')->{generation};
 
     # removal: r1 leaves the set

@@ -336,7 +336,96 @@ START_TEST(test_entry_cost_covers_malloc)
         ck_assert_msg(charged >= held, "%s: malloc holds %zu bytes for %d entries, charged %zu", shape.name, held,
                       kCount - 1, charged);
     }
+    {
+        TestIssuer other = make_policy();
+        TokenCache cache(size_t(1) << 30);
+        cache.insert_refusal("forged-0", m2m::Reason::bad_signature, other, 1);
+        const size_t before = mallinfo2().uordblks;
+        for (int i = 1; i < 1000; i++) {
+            cache.insert_refusal("forged-" + std::to_string(i), m2m::Reason::bad_signature, other, 1);
+        }
+        const size_t held = mallinfo2().uordblks - before;
+        std::fprintf(stderr, "token cache, refusal: malloc %zu, charged %zu per entry\n", held / 999,
+                     TokenCache::kRefusalCost);
+        ck_assert_msg(999 * TokenCache::kRefusalCost >= held, "refusals: malloc holds %zu for 999", held);
+    }
 #endif
+}
+END_TEST
+
+// bad_signature, remembered by a salted SHA-256 of the exact bytes, under
+// the issuer and generation it failed with; nothing else is remembered.
+START_TEST(test_refusal_remembered)
+{
+    TestIssuer issuer = make_policy(), twin = make_policy();
+    Location here{{&issuer}}, elsewhere{{&twin}};
+    TokenCache cache(1 << 20);
+    const std::string forged = testkeys::make_token("RS256", KeyName::rsa_other, "rsa-1", claims_json());
+    ck_assert_status(verify(forged, {&issuer}).status, m2m::Reason::bad_signature);
+
+    ck_assert_status(cache.find_refusal(forged, keys_of, &here), m2m::Reason::ok);
+    ck_assert_uint_eq(cache.insert_refusal(forged, m2m::Reason::bad_signature, issuer, issuer.keys.generation), 0);
+    ck_assert_uint_eq(cache.refusals(), 1);
+    ck_assert_status(cache.find_refusal(forged, keys_of, &here), m2m::Reason::bad_signature);
+    ck_assert_status(cache.find_refusal(std::string(forged), keys_of, &here), m2m::Reason::bad_signature);
+    ck_assert_status(cache.find_refusal(forged + "A", keys_of, &here), m2m::Reason::ok);
+    ck_assert_status(cache.find_refusal(forged.substr(1), keys_of, &here), m2m::Reason::ok);
+    ck_assert_status(cache.find_refusal(forged, keys_of, &elsewhere), m2m::Reason::ok);
+    ck_assert_uint_eq(cache.refusals(), 1);
+    ck_assert(!find(cache, forged, here));  // never a verified token
+    ck_assert_uint_eq(cache.bytes(), 0);
+
+    issuer.keys.replace(issuer.keys.set, issuer.keys.generation + 1);
+    ck_assert_status(cache.find_refusal(forged, keys_of, &here), m2m::Reason::ok);
+    ck_assert_uint_eq(cache.refusals(), 0);
+}
+END_TEST
+
+START_TEST(test_only_bad_signature_is_remembered)
+{
+    TestIssuer issuer = make_policy();
+    Location here{{&issuer}};
+    TokenCache cache(1 << 20);
+    const std::string a = token_text("a");
+    for (m2m::Reason reason : {m2m::Reason::ok, m2m::Reason::unknown_kid, m2m::Reason::keys_unavailable,
+                               m2m::Reason::malformed, m2m::Reason::expired, m2m::Reason::alg_not_allowed}) {
+        cache.insert_refusal(a, reason, issuer, issuer.keys.generation);
+        ck_assert_status(cache.find_refusal(a, keys_of, &here), m2m::Reason::ok);
+    }
+    ck_assert_uint_eq(cache.refusals(), 0);
+
+    TokenCache off(0);
+    off.insert_refusal(a, m2m::Reason::bad_signature, issuer, issuer.keys.generation);
+    ck_assert_uint_eq(off.refusals(), 0);
+    ck_assert_status(off.find_refusal(a, keys_of, &here), m2m::Reason::ok);
+}
+END_TEST
+
+// Refusals have their own share of the capacity: a flood of forgeries
+// evicts older forgeries, never verified tokens.
+START_TEST(test_refusals_bounded_apart)
+{
+    TestIssuer issuer = make_policy();
+    Location here{{&issuer}};
+    const size_t capacity = 64 * 1024;
+    TokenCache cache(capacity);
+    const size_t room = capacity / TokenCache::kRefusalShare / TokenCache::kRefusalCost;
+    ck_assert(room >= 8);
+    const std::string a = token_text("a");
+    TokenPtr token = verified(a, issuer);
+    cache.insert(token, kNow);
+
+    size_t evicted = 0;
+    for (size_t i = 0; i < room + 5; i++) {
+        evicted += cache.insert_refusal("forged-" + std::to_string(i), m2m::Reason::bad_signature, issuer,
+                                        issuer.keys.generation);
+    }
+    ck_assert_uint_eq(evicted, 5);
+    ck_assert_uint_eq(cache.refusals(), room);
+    ck_assert_status(cache.find_refusal("forged-0", keys_of, &here), m2m::Reason::ok);
+    ck_assert_status(cache.find_refusal("forged-5", keys_of, &here), m2m::Reason::bad_signature);
+    ck_assert_ptr_eq(find(cache, a, here).get(), token.get());
+    ck_assert(cache.bytes() + room * TokenCache::kRefusalCost <= capacity);
 }
 END_TEST
 
@@ -358,6 +447,9 @@ Suite *token_cache_suite()
     tcase_add_test(tc, test_byte_accounting);
     tcase_add_test(tc, test_off_keeps_nothing);
     tcase_add_test(tc, test_entry_cost_covers_malloc);
+    tcase_add_test(tc, test_refusal_remembered);
+    tcase_add_test(tc, test_only_bad_signature_is_remembered);
+    tcase_add_test(tc, test_refusals_bounded_apart);
     suite_add_tcase(s, tc);
     return s;
 }

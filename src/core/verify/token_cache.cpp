@@ -1,9 +1,13 @@
 #include "verify/token_cache.h"
 
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <utility>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 namespace m2m {
 
@@ -95,9 +99,107 @@ size_t TokenCache::entry_cost(const VerifiedToken &token) noexcept
     return cost;
 }
 
+// the list node and the index node of one refusal, with its share of the
+// buckets
+const size_t TokenCache::kRefusalCost = chunk(sizeof(Refusal) + 16) +
+                                        chunk(sizeof(Digest) + sizeof(RefusalLru::iterator) + 16) +
+                                        2 * sizeof(void *);
+
 TokenCache::TokenCache(size_t capacity, HashFunction hash) noexcept
-    : capacity_(capacity), index_(0, Hash{hash ? hash : default_hash})
+    : capacity_(capacity),
+      entry_capacity_(capacity - capacity / kRefusalShare),
+      refusal_capacity_(capacity / kRefusalShare / kRefusalCost),
+      index_(0, Hash{hash ? hash : default_hash})
 {
+    // Without SHA-256 or a salt, refusals are just not remembered.
+    if (refusal_capacity_ > 0 && RAND_bytes(salt_, sizeof(salt_)) == 1) {
+        sha256_ = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+        md_ = sha256_ ? EVP_MD_CTX_new() : nullptr;
+    }
+    if (!md_) {
+        refusal_capacity_ = 0;
+    }
+}
+
+TokenCache::~TokenCache()
+{
+    EVP_MD_CTX_free(md_);
+    EVP_MD_free(sha256_);
+    OPENSSL_cleanse(salt_, sizeof(salt_));
+}
+
+size_t TokenCache::DigestHash::operator()(const Digest &d) const noexcept
+{
+    size_t h;
+    std::memcpy(&h, d.data(), sizeof(h));
+    return h;
+}
+
+bool TokenCache::digest(std::string_view compact, Digest *out) noexcept
+{
+    unsigned int len = 0;
+    return md_ && EVP_DigestInit_ex(md_, sha256_, nullptr) == 1 &&
+           EVP_DigestUpdate(md_, salt_, sizeof(salt_)) == 1 &&
+           EVP_DigestUpdate(md_, compact.data(), compact.size()) == 1 &&
+           EVP_DigestFinal_ex(md_, out->data(), &len) == 1 && len == out->size();
+}
+
+Reason TokenCache::find_refusal(std::string_view compact, KeysOf keys_of, void *ctx) noexcept
+{
+    Digest d;
+    if (refusal_capacity_ == 0 || refusal_index_.empty() || !digest(compact, &d)) {
+        return Reason::ok;
+    }
+    const auto at = refusal_index_.find(d);
+    if (at == refusal_index_.end()) {
+        return Reason::ok;
+    }
+    const Refusal &refusal = *at->second;
+    const IssuerKeys *keys = keys_of(*refusal.issuer, ctx);
+    if (!keys) {
+        return Reason::ok;
+    }
+    if (keys->generation != refusal.generation) {
+        const RefusalLru::iterator entry = at->second;
+        refusal_index_.erase(at);
+        refusal_lru_.erase(entry);
+        return Reason::ok;
+    }
+    refusal_lru_.splice(refusal_lru_.begin(), refusal_lru_, at->second);
+    return Reason::bad_signature;
+}
+
+size_t TokenCache::insert_refusal(std::string_view compact, Reason reason, const IssuerPolicy &issuer,
+                                  uint64_t generation) noexcept
+{
+    Digest d;
+    if (reason != Reason::bad_signature || refusal_capacity_ == 0 || !digest(compact, &d)) {
+        return 0;
+    }
+    const auto same = refusal_index_.find(d);
+    if (same != refusal_index_.end()) {
+        same->second->issuer = &issuer;
+        same->second->generation = generation;
+        refusal_lru_.splice(refusal_lru_.begin(), refusal_lru_, same->second);
+        return 0;
+    }
+    size_t evicted = 0;
+    while (refusal_index_.size() >= refusal_capacity_) {
+        refusal_index_.erase(refusal_lru_.back().digest);
+        refusal_lru_.pop_back();
+        evicted++;
+    }
+    try {
+        refusal_lru_.push_front(Refusal{d, &issuer, generation});
+    } catch (...) {
+        return evicted;
+    }
+    try {
+        refusal_index_.emplace(d, refusal_lru_.begin());
+    } catch (...) {
+        refusal_lru_.pop_front();
+    }
+    return evicted;
 }
 
 void TokenCache::erase(std::unordered_map<std::string_view, Lru::iterator, Hash>::iterator at) noexcept
@@ -142,7 +244,7 @@ size_t TokenCache::insert(std::shared_ptr<const VerifiedToken> token, int64_t no
         return 0;
     }
     const size_t cost = entry_cost(*token);
-    if (cost > capacity_) {
+    if (cost > entry_capacity_) {
         return 0;
     }
     const std::string_view key = token->token().compact();
@@ -152,7 +254,7 @@ size_t TokenCache::insert(std::shared_ptr<const VerifiedToken> token, int64_t no
     }
 
     size_t evicted = 0;
-    while (bytes_ + cost > capacity_) {
+    while (bytes_ + cost > entry_capacity_) {
         const Lru::iterator last = std::prev(lru_.end());
         erase(index_.find(last->token->token().compact()));
         evicted++;

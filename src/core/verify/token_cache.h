@@ -12,8 +12,19 @@
 // An entry dies when its token expires (exp plus the issuer's leeway, after
 // which authorize() refuses it anyway), when its issuer's keys move to
 // another generation (found at its next lookup), or when it is the least
-// recently used and room is needed. Refusals are not kept.
+// recently used and room is needed.
+//
+// Refusals: only bad_signature is remembered (the one refusal that costs a
+// signature check), so that the same forged token sent again and again is
+// refused without one. Such an entry is the salted SHA-256 of the token's
+// bytes (a forger cannot aim at one bucket of a salted cryptographic hash,
+// as he could with std::hash) with the issuer and generation it failed
+// under, in an LRU of its own limited to kRefusalShare of the capacity, so
+// that a flood of distinct forgeries cannot push out verified tokens.
+// Forgeries are looked up only after a token was not found verified.
 #pragma once
+
+#include <array>
 
 #include <cstddef>
 #include <cstdint>
@@ -23,7 +34,10 @@
 #include <string>
 #include <unordered_map>
 
+#include <openssl/evp.h>
+
 #include "keys/issuer_keys.h"
+#include "reason.h"
 #include "verify/authenticate.h"
 #include "verify/issuer_policy.h"
 
@@ -48,6 +62,7 @@ public:
     // At most `capacity` bytes of entries (entry_cost); 0: off, nothing is
     // kept and nothing is found.
     explicit TokenCache(size_t capacity, HashFunction hash = nullptr) noexcept;
+    ~TokenCache();
     TokenCache(const TokenCache &) = delete;
     TokenCache &operator=(const TokenCache &) = delete;
 
@@ -67,9 +82,26 @@ public:
     // just leaves it out. Returns how many entries were evicted for room.
     size_t insert(std::shared_ptr<const VerifiedToken> token, int64_t now) noexcept;
 
+    // Refusals: 1/kRefusalShare of the capacity, kRefusalCost bytes each.
+    static constexpr size_t kRefusalShare = 16;
+    static const size_t kRefusalCost;
+
+    // bad_signature if exactly these bytes failed their signature check
+    // before under an issuer the location lists (keys_of, whose ctx then
+    // names it) at its keys' current generation; else ok. An entry of
+    // another generation is dropped.
+    Reason find_refusal(std::string_view compact, KeysOf keys_of, void *ctx) noexcept;
+
+    // Remembers that `compact` was refused with `reason` under `issuer`'s keys
+    // of `generation`; only bad_signature is kept. Returns how many
+    // refusals were evicted for room.
+    size_t insert_refusal(std::string_view compact, Reason reason, const IssuerPolicy &issuer,
+                          uint64_t generation) noexcept;
+
     size_t capacity() const noexcept { return capacity_; }
     size_t size() const noexcept { return index_.size(); }
-    size_t bytes() const noexcept { return bytes_; }  // charged, <= capacity()
+    size_t bytes() const noexcept { return bytes_; }  // charged, <= capacity() - refusal share
+    size_t refusals() const noexcept { return refusal_index_.size(); }  // each kRefusalCost
 
 private:
     struct Entry {
@@ -86,7 +118,27 @@ private:
 
     void erase(std::unordered_map<std::string_view, Lru::iterator, Hash>::iterator at) noexcept;
 
+    using Digest = std::array<unsigned char, 32>;
+    struct Refusal {
+        Digest digest;
+        const IssuerPolicy *issuer;
+        uint64_t generation;
+    };
+    using RefusalLru = std::list<Refusal>;
+    struct DigestHash {
+        size_t operator()(const Digest &d) const noexcept;
+    };
+    bool digest(std::string_view compact, Digest *out) noexcept;
+
     size_t capacity_;
+    size_t entry_capacity_;    // capacity_ less the refusals' share
+    size_t refusal_capacity_;  // in entries
+    RefusalLru refusal_lru_;
+    std::unordered_map<Digest, RefusalLru::iterator, DigestHash> refusal_index_;
+    EVP_MD *sha256_ = nullptr;  // fetched once
+    EVP_MD_CTX *md_ = nullptr;
+    unsigned char salt_[16];
+
     size_t bytes_ = 0;
     Lru lru_;
     // keyed by views of the entries' own token bytes
