@@ -3,7 +3,8 @@
 // does); a hit as a cache in the shared zone would have to do it (lock, find
 // the serialized token, copy it out, unlock, then parse it and read its claims
 // again, as a shared_ptr cannot live in shared memory); and no cache at all
-// (parse, authenticate with the signature, authorize). Figures, not a test.
+// (parse, authenticate with the signature, authorize); and a forgery sent
+// again, refused from the cache. Figures, not a test.
 // Build and run from the top directory:
 //
 //   g++ -std=c++17 -O2 -Isrc/core bench/token_cache_speed.cpp src/core/*.cpp src/core/*/*.cpp
@@ -160,6 +161,11 @@ int main(int argc, char **argv)
         return static_cast<const m2m::IssuerKeys *>(ctx);
     };
 
+    // the same token with its signature's last character changed: a forgery
+    std::string forged = compact;
+    forged.back() = forged.back() == 'A' ? 'Q' : 'A';
+    cache.insert_refusal(forged, m2m::Reason::bad_signature, issuer, keys.generation);
+
     std::mutex zone_lock;
     std::unordered_map<std::string, std::string> zone;
     zone.emplace(compact, compact);
@@ -173,6 +179,13 @@ int main(int argc, char **argv)
          [&] {
              auto hit = cache.find(compact, kNow, keys_of, &keys);
              sink = sink + static_cast<int>(m2m::authorize(*hit, kNow, nullptr));
+         }},
+        {"remembered forgery (find, salted SHA-256, find)",
+         [&] {
+             if (cache.find(forged, kNow, keys_of, &keys)) {
+                 die("forgery found verified");
+             }
+             sink = sink + static_cast<int>(cache.find_refusal(forged, keys_of, &keys));
          }},
         {"zone-style hit (lock, copy, parse, claims)",
          [&] {
