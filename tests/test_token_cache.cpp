@@ -95,6 +95,7 @@ START_TEST(test_other_bytes_miss)
     flipped[flipped.size() / 2] ^= 1;
     ck_assert(!find(cache, flipped, here));
     ck_assert(!find(cache, "", here));
+    ck_assert(!find(cache, std::string(m2m::kMaxTokenSize + 1, 'a'), here));
     ck_assert_uint_eq(cache.size(), 1);  // misses drop nothing
 }
 END_TEST

@@ -147,7 +147,8 @@ bool TokenCache::digest(std::string_view compact, Digest *out) noexcept
 Reason TokenCache::find_refusal(std::string_view compact, KeysOf keys_of, void *ctx) noexcept
 {
     Digest d;
-    if (refusal_capacity_ == 0 || refusal_index_.empty() || !digest(compact, &d)) {
+    if (refusal_capacity_ == 0 || refusal_index_.empty() || compact.size() > kMaxTokenSize ||
+        !digest(compact, &d)) {
         return Reason::ok;
     }
     const auto at = refusal_index_.find(d);
@@ -213,8 +214,8 @@ void TokenCache::erase(std::unordered_map<std::string_view, Lru::iterator, Hash>
 std::shared_ptr<const VerifiedToken> TokenCache::find(std::string_view compact, int64_t now, KeysOf keys_of,
                                                       void *ctx) noexcept
 {
-    if (capacity_ == 0) {
-        return nullptr;
+    if (capacity_ == 0 || compact.size() > kMaxTokenSize) {
+        return nullptr;  // one that large was never kept: parse refuses it
     }
     const auto at = index_.find(compact);
     if (at == index_.end()) {

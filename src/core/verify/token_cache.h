@@ -21,7 +21,9 @@
 // as he could with std::hash) with the issuer and generation it failed
 // under, in an LRU of its own limited to kRefusalShare of the capacity, so
 // that a flood of distinct forgeries cannot push out verified tokens.
-// Forgeries are looked up only after a token was not found verified.
+// Forgeries are looked up only after a token was not found verified, and
+// only while some are remembered: then a token seen for the first time (or
+// garbage) pays one SHA-256 of its bytes, at most kMaxTokenSize of them.
 #pragma once
 
 #include <array>
@@ -38,6 +40,7 @@
 
 #include "keys/issuer_keys.h"
 #include "reason.h"
+#include "token/token.h"
 #include "verify/authenticate.h"
 #include "verify/issuer_policy.h"
 
