@@ -113,8 +113,8 @@ ngx_http_auth_m2m_pick_issuer(ngx_http_auth_m2m_loc_conf_t *alcf,
 }
 
 
-/* The verdict's first half: the token parsed once, its issuer, and what it
- * proves under that issuer's current keys. */
+/* The verdict's first half: the token parsed once, its issuer, the checks
+ * that need no key, and what it proves under that issuer's current keys. */
 void
 ngx_http_auth_m2m_authenticate(ngx_http_request_t *r,
     ngx_http_auth_m2m_loc_conf_t *alcf, ngx_http_auth_m2m_state_t *state)
@@ -149,9 +149,13 @@ ngx_http_auth_m2m_authenticate(ngx_http_request_t *r,
         state->issuer = ngx_http_auth_m2m_pick_issuer(alcf, parsed);
 
         status = state->issuer
-                 ? m2m::authenticate(std::move(parsed), *state->issuer->policy,
-                                     *state->issuer->keys, &state->token)
+                 ? m2m::screen(parsed, *state->issuer->policy, ngx_time())
                  : m2m::Reason::wrong_issuer;
+    }
+
+    if (status == m2m::Reason::ok) {
+        status = m2m::authenticate(std::move(parsed), *state->issuer->policy,
+                                   *state->issuer->keys, &state->token);
     }
 
     state->verdict = status;
