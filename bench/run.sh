@@ -225,7 +225,7 @@ for c in "${cases[@]}"; do
     case ${src[$c]} in
         repeat)  tok=$tok_warm ;;
         walk)    tok=$(head -c "$((reclen[$c] - 1))" "$dir/$c.tokens"); next[$c]=1 ;;
-        garbage) tok=$(head -c 2000 /dev/urandom | base64 -w0 | tr -d '=/+' | head -c "$garbage_len") ;;
+        garbage) tok=$(openssl rand -base64 1500 | tr -d '\n=/+' | cut -c1-"$garbage_len") ;;
     esac
     got=$(curl -s -o "$dir/body" -D "$dir/headers.$c" -w '%{http_code}' \
         -H "Authorization: Bearer $tok" "http://127.0.0.1:${where[$c]}") || got="curl failed"
@@ -412,7 +412,7 @@ if [ "$mem_requests" -gt 0 ]; then
     echo
     worker=$(cat "/proc/$nginx_pid/task/$nginx_pid/children" 2>/dev/null | awk '{ print $1 }')
     [ -n "$worker" ] || die "no worker process under nginx $nginx_pid"
-    rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$worker/status"; }
+    rss() { awk '/^(VmRSS|RssAnon|RssFile):/ { printf "%s ", $2 }' "/proc/$worker/status"; }
     half=$(( (mem_requests + 1) / 2 ))
     quarter=$(( (half + 3) / 4 ))
     mem_t0=$SECONDS mint_before=$mint_seconds
@@ -451,10 +451,17 @@ if [ "$mem_requests" -gt 0 ]; then
     run_secs=$((SECONDS - run_t0))
     rss1=$(rss)
     mib() { calc "printf \"%.1f\", $1 / 1024"; }
+    # VmRSS = RssAnon (heap: what a leak or a cache grows) + RssFile (mapped
+    # binaries and libraries, which the kernel may drop while nginx idles, e.g.
+    # while tokens are minted) + RssShmem.
+    read -r v0 a0 f0 <<<"$rss0"; read -r vm am fm <<<"$rss_mid"; read -r v1 a1 f1 <<<"$rss1"
     echo "memory check: worker $worker, $mem_answered mixed requests answered (warm RS256, cold ES256,"
     echo "  bad-sig, garbage in turn; $mem_non2xx refused, expected about half) in ${run_secs} s, plus $((mint_seconds - mint_before)) s minting:"
-    echo "  VmRSS before $(mib "$rss0") MiB, halfway $(mib "$rss_mid") MiB, after $(mib "$rss1") MiB:" \
-        "growth $(mib $((rss1 - rss0))) MiB ($(mib $((rss_mid - rss0))) MiB in the first half, $(mib $((rss1 - rss_mid))) MiB in the second)"
+    echo "  VmRSS   before $(mib "$v0") MiB, halfway $(mib "$vm") MiB, after $(mib "$v1") MiB:" \
+        "growth $(mib $((v1 - v0))) MiB ($(mib $((vm - v0))) in the first half, $(mib $((v1 - vm))) in the second)"
+    echo "  RssAnon before $(mib "$a0") MiB, halfway $(mib "$am") MiB, after $(mib "$a1") MiB:" \
+        "growth $(mib $((a1 - a0))) MiB ($(mib $((am - a0))) in the first half, $(mib $((a1 - am))) in the second)"
+    echo "  RssFile before $(mib "$f0") MiB, after $(mib "$f1") MiB (library pages, not the module's memory)"
 else
     echo
     echo "memory check skipped (BENCH_MEMORY_REQUESTS=0)"
