@@ -164,7 +164,7 @@ int main(int argc, char **argv)
     // the same token with its signature's last character changed: a forgery
     std::string forged = compact;
     forged.back() = forged.back() == 'A' ? 'Q' : 'A';
-    cache.insert_refusal(forged, m2m::Reason::bad_signature, issuer, keys.generation);
+    cache.insert_refusal(forged, m2m::Reason::bad_signature, verified->times(), issuer, keys.generation, kNow);
 
     std::mutex zone_lock;
     std::unordered_map<std::string, std::string> zone;
@@ -185,7 +185,7 @@ int main(int argc, char **argv)
              if (cache.find(forged, kNow, keys_of, &keys)) {
                  die("forgery found verified");
              }
-             sink = sink + static_cast<int>(cache.find_refusal(forged, keys_of, &keys));
+             sink = sink + static_cast<int>(cache.find_refusal(forged, kNow, keys_of, &keys));
          }},
         {"zone-style hit (lock, copy, parse, claims)",
          [&] {

@@ -229,7 +229,8 @@ bool ngx_http_auth_m2m_token_cache_find(ngx_http_request_t *r,
     ngx_http_auth_m2m_loc_conf_t *alcf, ngx_str_t *token,
     ngx_http_auth_m2m_state_t *state, m2m::Reason *status);
 void ngx_http_auth_m2m_token_cache_keep(ngx_http_request_t *r,
-    ngx_str_t *token, ngx_http_auth_m2m_state_t *state, m2m::Reason status);
+    ngx_str_t *token, ngx_http_auth_m2m_state_t *state, m2m::Reason status,
+    const m2m::TimeClaims *times);
 
 /* ngx_http_auth_m2m_zone.cpp (its operations: ngx_http_auth_m2m_zone.h) */
 ngx_int_t ngx_http_auth_m2m_init_zone(ngx_shm_zone_t *shm_zone, void *data);

@@ -164,7 +164,8 @@ ngx_http_auth_m2m_token_cache_find(ngx_http_request_t *r,
     if (!found) {
         lookup.issuer = NULL;
         *status = ngx_http_auth_m2m_tokens->find_refusal(
-                      bytes, ngx_http_auth_m2m_cache_keys_of, &lookup);
+                      bytes, ngx_time(), ngx_http_auth_m2m_cache_keys_of,
+                      &lookup);
     }
 
     sh = ngx_http_auth_m2m_cache_counters(r);
@@ -193,10 +194,12 @@ ngx_http_auth_m2m_token_cache_find(ngx_http_request_t *r,
 
 
 /* What authenticate just said of a token looked up in vain: a verified
- * token, or a signature that failed, for the next request with those bytes. */
+ * token, or a signature that failed (with the token's times, as screen()
+ * read them), for the next request with those bytes. */
 void
 ngx_http_auth_m2m_token_cache_keep(ngx_http_request_t *r, ngx_str_t *token,
-    ngx_http_auth_m2m_state_t *state, m2m::Reason status)
+    ngx_http_auth_m2m_state_t *state, m2m::Reason status,
+    const m2m::TimeClaims *times)
 {
     size_t                      evicted;
     ngx_http_auth_m2m_shctx_t  *sh;
@@ -212,8 +215,8 @@ ngx_http_auth_m2m_token_cache_keep(ngx_http_request_t *r, ngx_str_t *token,
         evicted = ngx_http_auth_m2m_tokens->insert_refusal(
                       std::string_view(reinterpret_cast<char *>(token->data),
                                        token->len),
-                      status, *state->issuer->policy,
-                      state->issuer->keys->generation);
+                      status, *times, *state->issuer->policy,
+                      state->issuer->keys->generation, ngx_time());
 
     } else {
         return;

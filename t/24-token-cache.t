@@ -132,7 +132,8 @@ sub twice {
     like($s->{headers}{'www-authenticate'}, qr/insufficient_scope/, 'insufficient_scope: WWW-Authenticate');
     is(scalar @{ $s->{log} }, 1, 'insufficient_scope: one log line') or diag explain $s->{log};
     twice('wrong_audience', '/a/x', tok('f1', 'file', aud => 'https://nope.test'), 401, 1);
-    twice('not_yet_valid', '/a/x', tok('f1', 'file', nbf => now() + 3600), 401, 1);
+    # refused by screen() before its signature is checked: nothing to keep
+    twice('not_yet_valid', '/a/x', tok('f1', 'file', nbf => now() + 3600), 401, 0);
     twice('expired', '/a/x', tok('f1', 'file', exp => now() - 3600, iat => now() - 7200), 401, 0);
     # signed by f2 under f1's kid
     my $forged = $t->mint(key => $k{f2}, kid => 'f1', claims => { iss => 'https://file.example.test/', aud => $AUD });
@@ -170,6 +171,11 @@ sub twice {
 {
     my $exp = now() + 2;
     my $tk = tok('f1', 'strict', exp => $exp);
+    my $forged = $t->mint(key => $k{f2}, kid => 'f1',
+        claims => { iss => 'https://strict.example.test/', aud => $AUD, exp => $exp });
+    look('/strict/x', $forged);
+    my $f = look('/strict/x', $forged);
+    is_deeply([$f->{seen}{status}, $f->{hits}], [401, 1], 'expiring forgery: remembered') if now() < $exp;
     is(look('/strict/x', $tk)->{seen}{status}, 200, 'expiring token: 200 (miss)');
     my $s = look('/strict/x', $tk);
     if (now() < $exp) {
@@ -183,6 +189,10 @@ sub twice {
         'after exp (leeway 0): a miss, 401') or diag explain $last;
     like($last->{seen}{headers}{'x-error'}, qr/expired/, 'refused as expired');
     ok(now() >= $exp, 'not before exp');
+    $f = look('/strict/x', $forged);
+    is_deeply([$f->{seen}{status}, $f->{hits}, $f->{miss}], [401, 0, 1],
+        'the forgery after the exp it claims: a miss') or diag explain $f;
+    like($f->{seen}{headers}{'x-error'}, qr/expired/, 'and refused as expired, as without the cache');
 }
 
 # ------------------------------------------------------------ remote rotation and removal

@@ -187,21 +187,34 @@ START_TEST(test_failure_order_across_the_steps)
 
     // The first step's own failures end it: no token, nothing judged.
     const std::string forged = testkeys::make_token("RS256", KeyName::rsa_other, "rsa-1",
-                                                    claims_json({{"exp", testsupport::at(-3600)}, {"aud", other_aud}}));
+                                                    claims_json({{"aud", other_aud}}));
     Verdict v = verify(forged, {&issuer}, kNow, &admin);
     ck_assert_status(v.status, Reason::bad_signature);
+    ck_assert_ptr_null(v.token.get());
+
+    // The checks that need no key come before it (screen()): a forged
+    // expired token is refused as expired, with no signature check and no
+    // token.
+    const std::string forged_expired = testkeys::make_token(
+        "RS256", KeyName::rsa_other, "rsa-1", claims_json({{"exp", testsupport::at(-3600)}, {"aud", other_aud}}));
+    v = verify(forged_expired, {&issuer}, kNow, &admin);
+    ck_assert_status(v.status, Reason::expired);
     ck_assert_ptr_null(v.token.get());
 }
 END_TEST
 
 // Before the first step's checks: parsing, then the issuer by "iss", then
-// whether it has keys at all, then the alg.
+// screen() (the alg, crit, typ, the times), then whether the issuer has keys
+// at all: a token that cannot pass is refused at once, not kept waiting for
+// keys.
 START_TEST(test_order_before_the_signature)
 {
     TestIssuer keyless = make_policy(nullptr);
+    ck_assert_status(verify(rs256(), {&keyless}).status, Reason::keys_unavailable);
+    ck_assert_status(verify(rs256({{"exp", testsupport::at(-3600)}}), {&keyless}).status, Reason::expired);
     keyless.algorithms = m2m::AlgorithmSet();
     keyless.algorithms.add(m2m::Algorithm::ES256);
-    ck_assert_status(verify(rs256(), {&keyless}).status, Reason::keys_unavailable);
+    ck_assert_status(verify(rs256(), {&keyless}).status, Reason::alg_not_allowed);
     ck_assert_status(verify(rs256({{"iss", q("https://elsewhere.example/")}}), {&keyless}).status,
                      Reason::wrong_issuer);
     ck_assert_status(verify("a.b", {&keyless}).status, Reason::malformed);

@@ -119,6 +119,10 @@ Verdict verify(const std::string &compact, const std::vector<const TestIssuer *>
         v.status = m2m::Reason::wrong_issuer;
         return v;
     }
+    v.status = m2m::screen(token, *v.issuer, now);
+    if (v.status != m2m::Reason::ok) {
+        return v;
+    }
     v.status = m2m::authenticate(std::move(token), *v.issuer, v.issuer->keys, &v.token);
     ck_assert_msg((v.status == m2m::Reason::ok) == (v.token != nullptr), "authenticate: %s with%s a token",
                   status_name(v.status), v.token ? "" : "out");
@@ -139,6 +143,10 @@ m2m::Reason check_token(const std::string &compact, const TestIssuer &issuer, in
         return status;
     }
     ck_assert_ptr_nonnull(issuer.keys.set.get());
+    status = m2m::screen(token, issuer, now);
+    if (status != m2m::Reason::ok) {
+        return status;
+    }
     std::shared_ptr<const m2m::VerifiedToken> verified;
     status = m2m::authenticate(std::move(token), issuer, issuer.keys, &verified);
     if (!verified) {

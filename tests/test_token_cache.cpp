@@ -47,11 +47,18 @@ std::string token_text(const std::string &jti, const Members &more = {})
     return testkeys::make_token("RS256", KeyName::rsa, "rsa-1", claims_json(claims));
 }
 
+// authenticate() alone, without screen(): tokens whose times screen()
+// refuses can still be offered to the cache, which must leave them out.
 TokenPtr verified(const std::string &compact, const TestIssuer &issuer)
 {
-    Verdict v = verify(compact, {&issuer});
-    ck_assert_msg(v.token != nullptr, "authenticate: %s", status_name(v.status));
-    return v.token;
+    m2m::Token token;
+    TokenPtr out;
+    m2m::Reason status = m2m::Token::parse(compact, &token);
+    if (status == m2m::Reason::ok) {
+        status = m2m::authenticate(std::move(token), issuer, issuer.keys, &out);
+    }
+    ck_assert_msg(out != nullptr, "authenticate: %s", status_name(status));
+    return out;
 }
 
 TokenPtr find(TokenCache &cache, const std::string &compact, Location &where, int64_t now = kNow)
@@ -60,6 +67,14 @@ TokenPtr find(TokenCache &cache, const std::string &compact, Location &where, in
 }
 
 size_t same_bucket(std::string_view) noexcept { return 7; }
+
+// The times a forged token claims, as screen() reads them: exp kNow + offset.
+m2m::TimeClaims times(int64_t exp_offset = 600)
+{
+    m2m::TimeClaims t;
+    t.exp = static_cast<double>(kNow + exp_offset);
+    return t;
+}
 
 }  // namespace
 
@@ -340,10 +355,10 @@ START_TEST(test_entry_cost_covers_malloc)
     {
         TestIssuer other = make_policy();
         TokenCache cache(size_t(1) << 30);
-        cache.insert_refusal("forged-0", m2m::Reason::bad_signature, other, 1);
+        cache.insert_refusal("forged-0", m2m::Reason::bad_signature, times(), other, 1, kNow);
         const size_t before = mallinfo2().uordblks;
         for (int i = 1; i < 1000; i++) {
-            cache.insert_refusal("forged-" + std::to_string(i), m2m::Reason::bad_signature, other, 1);
+            cache.insert_refusal("forged-" + std::to_string(i), m2m::Reason::bad_signature, times(), other, 1, kNow);
         }
         const size_t held = mallinfo2().uordblks - before;
         std::fprintf(stderr, "token cache, refusal: malloc %zu, charged %zu per entry\n", held / 999,
@@ -362,22 +377,48 @@ START_TEST(test_refusal_remembered)
     Location here{{&issuer}}, elsewhere{{&twin}};
     TokenCache cache(1 << 20);
     const std::string forged = testkeys::make_token("RS256", KeyName::rsa_other, "rsa-1", claims_json());
-    ck_assert_status(verify(forged, {&issuer}).status, m2m::Reason::bad_signature);
+    m2m::Token parsed;
+    TokenPtr none;
+    ck_assert_status(m2m::Token::parse(forged, &parsed), m2m::Reason::ok);
+    ck_assert_status(m2m::authenticate(std::move(parsed), issuer, issuer.keys, &none), m2m::Reason::bad_signature);
 
-    ck_assert_status(cache.find_refusal(forged, keys_of, &here), m2m::Reason::ok);
-    ck_assert_uint_eq(cache.insert_refusal(forged, m2m::Reason::bad_signature, issuer, issuer.keys.generation), 0);
+    ck_assert_status(cache.find_refusal(forged, kNow, keys_of, &here), m2m::Reason::ok);
+    ck_assert_uint_eq(cache.insert_refusal(forged, m2m::Reason::bad_signature, times(), issuer, issuer.keys.generation, kNow), 0);
     ck_assert_uint_eq(cache.refusals(), 1);
-    ck_assert_status(cache.find_refusal(forged, keys_of, &here), m2m::Reason::bad_signature);
-    ck_assert_status(cache.find_refusal(std::string(forged), keys_of, &here), m2m::Reason::bad_signature);
-    ck_assert_status(cache.find_refusal(forged + "A", keys_of, &here), m2m::Reason::ok);
-    ck_assert_status(cache.find_refusal(forged.substr(1), keys_of, &here), m2m::Reason::ok);
-    ck_assert_status(cache.find_refusal(forged, keys_of, &elsewhere), m2m::Reason::ok);
+    ck_assert_status(cache.find_refusal(forged, kNow, keys_of, &here), m2m::Reason::bad_signature);
+    ck_assert_status(cache.find_refusal(std::string(forged), kNow, keys_of, &here), m2m::Reason::bad_signature);
+    ck_assert_status(cache.find_refusal(forged + "A", kNow, keys_of, &here), m2m::Reason::ok);
+    ck_assert_status(cache.find_refusal(forged.substr(1), kNow, keys_of, &here), m2m::Reason::ok);
+    ck_assert_status(cache.find_refusal(forged, kNow, keys_of, &elsewhere), m2m::Reason::ok);
     ck_assert_uint_eq(cache.refusals(), 1);
     ck_assert(!find(cache, forged, here));  // never a verified token
     ck_assert_uint_eq(cache.bytes(), 0);
 
     issuer.keys.replace(issuer.keys.set, issuer.keys.generation + 1);
-    ck_assert_status(cache.find_refusal(forged, keys_of, &here), m2m::Reason::ok);
+    ck_assert_status(cache.find_refusal(forged, kNow, keys_of, &here), m2m::Reason::ok);
+    ck_assert_uint_eq(cache.refusals(), 0);
+}
+END_TEST
+
+// A forgery is remembered only while the exp it claims (plus leeway) holds:
+// after that screen() refuses it as expired, and so must the cache's answer.
+START_TEST(test_refusal_dies_with_its_claimed_exp)
+{
+    TestIssuer issuer = make_policy();
+    issuer.leeway = 5;
+    Location here{{&issuer}};
+    TokenCache cache(1 << 20);
+    const std::string forged = "forged";
+    cache.insert_refusal(forged, m2m::Reason::bad_signature, times(100), issuer, issuer.keys.generation, kNow);
+    ck_assert_status(cache.find_refusal(forged, kNow + 104, keys_of, &here), m2m::Reason::bad_signature);
+    ck_assert_status(cache.find_refusal(forged, kNow + 105, keys_of, &here), m2m::Reason::ok);
+    ck_assert_uint_eq(cache.refusals(), 0);
+
+    // unreadable or past times: not remembered at all
+    m2m::TimeClaims odd = times();
+    odd.status = m2m::Reason::missing_exp;
+    cache.insert_refusal(forged, m2m::Reason::bad_signature, odd, issuer, issuer.keys.generation, kNow);
+    cache.insert_refusal(forged, m2m::Reason::bad_signature, times(-5), issuer, issuer.keys.generation, kNow);
     ck_assert_uint_eq(cache.refusals(), 0);
 }
 END_TEST
@@ -390,15 +431,15 @@ START_TEST(test_only_bad_signature_is_remembered)
     const std::string a = token_text("a");
     for (m2m::Reason reason : {m2m::Reason::ok, m2m::Reason::unknown_kid, m2m::Reason::keys_unavailable,
                                m2m::Reason::malformed, m2m::Reason::expired, m2m::Reason::alg_not_allowed}) {
-        cache.insert_refusal(a, reason, issuer, issuer.keys.generation);
-        ck_assert_status(cache.find_refusal(a, keys_of, &here), m2m::Reason::ok);
+        cache.insert_refusal(a, reason, times(), issuer, issuer.keys.generation, kNow);
+        ck_assert_status(cache.find_refusal(a, kNow, keys_of, &here), m2m::Reason::ok);
     }
     ck_assert_uint_eq(cache.refusals(), 0);
 
     TokenCache off(0);
-    off.insert_refusal(a, m2m::Reason::bad_signature, issuer, issuer.keys.generation);
+    off.insert_refusal(a, m2m::Reason::bad_signature, times(), issuer, issuer.keys.generation, kNow);
     ck_assert_uint_eq(off.refusals(), 0);
-    ck_assert_status(off.find_refusal(a, keys_of, &here), m2m::Reason::ok);
+    ck_assert_status(off.find_refusal(a, kNow, keys_of, &here), m2m::Reason::ok);
 }
 END_TEST
 
@@ -418,13 +459,13 @@ START_TEST(test_refusals_bounded_apart)
 
     size_t evicted = 0;
     for (size_t i = 0; i < room + 5; i++) {
-        evicted += cache.insert_refusal("forged-" + std::to_string(i), m2m::Reason::bad_signature, issuer,
-                                        issuer.keys.generation);
+        evicted += cache.insert_refusal("forged-" + std::to_string(i), m2m::Reason::bad_signature, times(), issuer,
+                                        issuer.keys.generation, kNow);
     }
     ck_assert_uint_eq(evicted, 5);
     ck_assert_uint_eq(cache.refusals(), room);
-    ck_assert_status(cache.find_refusal("forged-0", keys_of, &here), m2m::Reason::ok);
-    ck_assert_status(cache.find_refusal("forged-5", keys_of, &here), m2m::Reason::bad_signature);
+    ck_assert_status(cache.find_refusal("forged-0", kNow, keys_of, &here), m2m::Reason::ok);
+    ck_assert_status(cache.find_refusal("forged-5", kNow, keys_of, &here), m2m::Reason::bad_signature);
     ck_assert_ptr_eq(find(cache, a, here).get(), token.get());
     ck_assert(cache.bytes() + room * TokenCache::kRefusalCost <= capacity);
 }
@@ -449,6 +490,7 @@ Suite *token_cache_suite()
     tcase_add_test(tc, test_off_keeps_nothing);
     tcase_add_test(tc, test_entry_cost_covers_malloc);
     tcase_add_test(tc, test_refusal_remembered);
+    tcase_add_test(tc, test_refusal_dies_with_its_claimed_exp);
     tcase_add_test(tc, test_only_bad_signature_is_remembered);
     tcase_add_test(tc, test_refusals_bounded_apart);
     suite_add_tcase(s, tc);

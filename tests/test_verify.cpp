@@ -355,7 +355,8 @@ START_TEST(test_missing_exp)
 {
     bool verified = false;
     ck_assert_status(check_token(rs256({{"exp", ""}}), make_policy(), kNow, &verified), Reason::missing_exp);
-    ck_assert(verified);
+    // refused by screen(), before any signature check
+    ck_assert(!verified);
 }
 END_TEST
 
@@ -374,7 +375,8 @@ START_TEST(test_expiry_boundary)
     ASSERT_RUN(rs256({{"exp", at(-61) + ".5"}}), policy, Reason::expired);
     bool verified = false;
     ck_assert_status(check_token(rs256({{"exp", at(-60)}}), policy, kNow, &verified), Reason::expired);
-    ck_assert(verified);
+    // refused by screen(), before any signature check
+    ck_assert(!verified);
 
     TestIssuer strict = make_policy();
     strict.leeway = 0;
@@ -590,13 +592,14 @@ END_TEST
 START_TEST(test_verification_fields_when_expired_but_signed)
 {
     TestIssuer policy = make_policy();
+    // An expired token is refused before its signature is checked, so
+    // nothing of its claims is trusted.
     Verdict v = verify(rs256({{"exp", at(-3600)}}), {&policy});
     ck_assert_status(v.status, Reason::expired);
-    ck_assert_ptr_nonnull(v.token.get());
+    ck_assert_ptr_null(v.token.get());
     ck_assert_ptr_eq(v.issuer, &policy);
-    ck_assert_std_str_eq(v.token->client_id(), "svc-1");
-    ck_assert_std_str_eq(v.token->scope_string(), "tasks:read tasks:write");
 
+    // A token for another audience is signed: its claims are known.
     v = verify(rs256({{"aud", q("api://other")}}), {&policy});
     ck_assert_status(v.status, Reason::wrong_audience);
     ck_assert_ptr_nonnull(v.token.get());
@@ -634,8 +637,11 @@ END_TEST
 START_TEST(test_check_order)
 {
     const TestIssuer policy = make_policy();
-    // Signature before claims: a forged expired token is a forgery.
-    ASSERT_RUN(tok("RS256", KeyName::rsa_other, "rsa-1", {{"exp", at(-3600)}}), policy, Reason::bad_signature);
+    // The times before the signature (issue 8: an expired token costs no
+    // public-key operation), so a forged expired token is expired; other
+    // claims after it.
+    ASSERT_RUN(tok("RS256", KeyName::rsa_other, "rsa-1", {{"exp", at(-3600)}}), policy, Reason::expired);
+    ASSERT_RUN(tok("RS256", KeyName::rsa_other, "rsa-1", {{"aud", q("y")}}), policy, Reason::bad_signature);
     // exp, then nbf, then iat, then iss, then aud.
     ASSERT_RUN(rs256({{"exp", at(-3600)}, {"nbf", at(3600)}, {"iss", q("x")}, {"aud", q("y")}}), policy,
                Reason::expired);

@@ -66,6 +66,10 @@ Verdict verify(std::string_view compact, const std::vector<const Issuer *> &issu
         v.status = m2m::Reason::wrong_issuer;
         return v;
     }
+    v.status = m2m::screen(token, v.issuer->policy, now);
+    if (v.status != m2m::Reason::ok) {
+        return v;
+    }
     v.status = m2m::authenticate(std::move(token), v.issuer->policy, v.issuer->keys, &v.token);
     if ((v.status == m2m::Reason::ok) != (v.token != nullptr)) {
         fail("authenticate() returned a token with a failure, or none with ok");

@@ -100,7 +100,7 @@ bool numeric_date(const json_t *claims, const char *name, double *value, bool *p
     return std::isfinite(*value);
 }
 
-TimeClaims read_times(const json_t *claims)
+TimeClaims read_times_of(const json_t *claims)
 {
     TimeClaims times;
     bool has_exp;
@@ -157,6 +157,27 @@ Reason check_audience(const json_t *claims, const std::vector<std::string> &audi
 
 }  // namespace
 
+Reason check_header(const Token &token, const IssuerPolicy &issuer) noexcept
+{
+    auto alg = algorithm_from_name(token.alg());
+    if (!alg || !issuer.algorithms.contains(*alg)) {
+        return Reason::alg_not_allowed;
+    }
+    // RFC 7515 §4.1.11: we implement no extension, so any "crit" is refused.
+    if (json_object_get(token.header(), "crit")) {
+        return Reason::unsupported_crit;
+    }
+    if (!issuer.require_typ.empty() && !typ_allowed(token.header(), issuer.require_typ)) {
+        return Reason::wrong_typ;
+    }
+    return Reason::ok;
+}
+
+TimeClaims read_times(const json_t *claims) noexcept
+{
+    return read_times_of(claims);
+}
+
 Reason authenticate(Token token, const IssuerPolicy &issuer, const IssuerKeys &keys,
                     std::shared_ptr<const VerifiedToken> *out) noexcept
 {
@@ -165,18 +186,11 @@ Reason authenticate(Token token, const IssuerPolicy &issuer, const IssuerKeys &k
         if (!keys.set || keys.set->empty()) {
             return Reason::keys_unavailable;
         }
-        auto alg = algorithm_from_name(token.alg());
-        if (!alg || !issuer.algorithms.contains(*alg)) {
-            return Reason::alg_not_allowed;
+        Reason status = check_header(token, issuer);
+        if (status != Reason::ok) {
+            return status;
         }
-        // RFC 7515 §4.1.11: we implement no extension, so any "crit" is refused.
-        if (json_object_get(token.header(), "crit")) {
-            return Reason::unsupported_crit;
-        }
-        if (!issuer.require_typ.empty() && !typ_allowed(token.header(), issuer.require_typ)) {
-            return Reason::wrong_typ;
-        }
-        Reason status = check_signature(token, *alg, *keys.set);
+        status = check_signature(token, *algorithm_from_name(token.alg()), *keys.set);
         if (status != Reason::ok) {
             return status;
         }
@@ -186,7 +200,7 @@ Reason authenticate(Token token, const IssuerPolicy &issuer, const IssuerKeys &k
         verified->issuer_ = &issuer;
         verified->generation_ = keys.generation;
         const json_t *claims = verified->token_.claims();
-        verified->times_ = read_times(claims);
+        verified->times_ = read_times_of(claims);
         // The caller picked the issuer by "iss"; checked again all the same.
         verified->claims_status_ = verified->token_.issuer() != issuer.issuer
                                        ? Reason::wrong_issuer

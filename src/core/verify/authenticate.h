@@ -69,6 +69,14 @@ private:
     std::string scope_string_;
 };
 
+// The header checks, authenticate()'s first: the alg allow-list
+// (alg_not_allowed), crit (unsupported_crit), typ (wrong_typ).
+Reason check_header(const Token &token, const IssuerPolicy &issuer) noexcept;
+
+// exp, nbf and iat as the claims have them, as VerifiedToken::times() holds
+// them.
+TimeClaims read_times(const json_t *claims) noexcept;
+
 // ok with *out set once the signature holds (the claims may still fail:
 // authorize() says), else the first failure: keys_unavailable (the issuer has
 // no keys yet), alg_not_allowed, unsupported_crit, wrong_typ, unknown_kid,

@@ -43,4 +43,13 @@ Reason authorize(const VerifiedToken &token, int64_t now, const std::vector<std:
     return Reason::ok;
 }
 
+Reason screen(const Token &token, const IssuerPolicy &issuer, int64_t now) noexcept
+{
+    Reason status = check_header(token, issuer);
+    if (status != Reason::ok) {
+        return status;
+    }
+    return check_times(read_times(token.claims()), now, issuer.leeway);
+}
+
 }  // namespace m2m

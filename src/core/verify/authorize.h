@@ -20,4 +20,12 @@ namespace m2m {
 // token for another audience is expired.
 Reason authorize(const VerifiedToken &token, int64_t now, const std::vector<std::string> *required_scopes) noexcept;
 
+// Before authenticate(), what refuses a token without a key or a signature
+// check, cheapest first: check_header(), then the times as authorize() checks
+// them. A flood of expired or misdirected tokens then costs no public-key
+// operation, and an expired token never makes a worker fetch keys for its
+// unknown kid. The claims are not trusted yet: a token that passes is judged
+// again by authorize() once its signature holds.
+Reason screen(const Token &token, const IssuerPolicy &issuer, int64_t now) noexcept;
+
 }  // namespace m2m

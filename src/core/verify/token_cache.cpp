@@ -15,15 +15,14 @@ namespace {
 
 size_t default_hash(std::string_view s) noexcept { return std::hash<std::string_view>()(s); }
 
-// The first second at which authorize() refuses the token as expired:
-// now >= exp + leeway (authorize.cpp), so the ceiling of that sum.
-bool death_time(const VerifiedToken &token, int64_t *dies_at)
+// The first second at which authorize() (and screen()) refuse the token as
+// expired: now >= exp + leeway (authorize.cpp), so the ceiling of that sum.
+bool death_time(const TimeClaims &times, int64_t leeway, int64_t *dies_at)
 {
-    const TimeClaims &times = token.times();
     if (times.status != Reason::ok) {
         return false;  // refused on every look: not worth a place
     }
-    const double end = std::ceil(times.exp + static_cast<double>(token.issuer().leeway));
+    const double end = std::ceil(times.exp + static_cast<double>(leeway));
     constexpr double kLast = 9.0e18;  // below INT64_MAX, exactly representable
     *dies_at = end >= kLast ? static_cast<int64_t>(kLast) : end <= 0 ? 0 : static_cast<int64_t>(end);
     return true;
@@ -144,7 +143,7 @@ bool TokenCache::digest(std::string_view compact, Digest *out) noexcept
            EVP_DigestFinal_ex(md_, out->data(), &len) == 1 && len == out->size();
 }
 
-Reason TokenCache::find_refusal(std::string_view compact, KeysOf keys_of, void *ctx) noexcept
+Reason TokenCache::find_refusal(std::string_view compact, int64_t now, KeysOf keys_of, void *ctx) noexcept
 {
     Digest d;
     if (refusal_capacity_ == 0 || refusal_index_.empty() || compact.size() > kMaxTokenSize ||
@@ -156,11 +155,14 @@ Reason TokenCache::find_refusal(std::string_view compact, KeysOf keys_of, void *
         return Reason::ok;
     }
     const Refusal &refusal = *at->second;
-    const IssuerKeys *keys = keys_of(*refusal.issuer, ctx);
-    if (!keys) {
-        return Reason::ok;
+    const IssuerKeys *keys = nullptr;
+    if (now < refusal.dies_at) {
+        keys = keys_of(*refusal.issuer, ctx);
+        if (!keys) {
+            return Reason::ok;  // another location's issuer
+        }
     }
-    if (keys->generation != refusal.generation) {
+    if (!keys || keys->generation != refusal.generation) {
         const RefusalLru::iterator entry = at->second;
         refusal_index_.erase(at);
         refusal_lru_.erase(entry);
@@ -170,17 +172,20 @@ Reason TokenCache::find_refusal(std::string_view compact, KeysOf keys_of, void *
     return Reason::bad_signature;
 }
 
-size_t TokenCache::insert_refusal(std::string_view compact, Reason reason, const IssuerPolicy &issuer,
-                                  uint64_t generation) noexcept
+size_t TokenCache::insert_refusal(std::string_view compact, Reason reason, const TimeClaims &times,
+                                  const IssuerPolicy &issuer, uint64_t generation, int64_t now) noexcept
 {
     Digest d;
-    if (reason != Reason::bad_signature || refusal_capacity_ == 0 || !digest(compact, &d)) {
+    int64_t dies_at;
+    if (reason != Reason::bad_signature || refusal_capacity_ == 0 || !death_time(times, issuer.leeway, &dies_at) ||
+        now >= dies_at || !digest(compact, &d)) {
         return 0;
     }
     const auto same = refusal_index_.find(d);
     if (same != refusal_index_.end()) {
         same->second->issuer = &issuer;
         same->second->generation = generation;
+        same->second->dies_at = dies_at;
         refusal_lru_.splice(refusal_lru_.begin(), refusal_lru_, same->second);
         return 0;
     }
@@ -191,7 +196,7 @@ size_t TokenCache::insert_refusal(std::string_view compact, Reason reason, const
         evicted++;
     }
     try {
-        refusal_lru_.push_front(Refusal{d, &issuer, generation});
+        refusal_lru_.push_front(Refusal{d, &issuer, generation, dies_at});
     } catch (...) {
         return evicted;
     }
@@ -241,7 +246,7 @@ std::shared_ptr<const VerifiedToken> TokenCache::find(std::string_view compact, 
 size_t TokenCache::insert(std::shared_ptr<const VerifiedToken> token, int64_t now) noexcept
 {
     int64_t dies_at;
-    if (capacity_ == 0 || !token || !death_time(*token, &dies_at) || now >= dies_at) {
+    if (capacity_ == 0 || !token || !death_time(token->times(), token->issuer().leeway, &dies_at) || now >= dies_at) {
         return 0;
     }
     const size_t cost = entry_cost(*token);

@@ -91,15 +91,18 @@ public:
 
     // bad_signature if exactly these bytes failed their signature check
     // before under an issuer the location lists (keys_of, whose ctx then
-    // names it) at its keys' current generation; else ok. An entry of
-    // another generation is dropped.
-    Reason find_refusal(std::string_view compact, KeysOf keys_of, void *ctx) noexcept;
+    // names it) at its keys' current generation, and the times they claim
+    // still hold at `now`; else ok. An entry of another generation or past
+    // its time is dropped.
+    Reason find_refusal(std::string_view compact, int64_t now, KeysOf keys_of, void *ctx) noexcept;
 
     // Remembers that `compact` was refused with `reason` under `issuer`'s keys
-    // of `generation`; only bad_signature is kept. Returns how many
-    // refusals were evicted for room.
-    size_t insert_refusal(std::string_view compact, Reason reason, const IssuerPolicy &issuer,
-                          uint64_t generation) noexcept;
+    // of `generation`; only bad_signature is kept, and only until the times
+    // the token claims run out at `now` (after that, screen() refuses it as
+    // expired without a signature check, and so must a remembered refusal).
+    // Returns how many refusals were evicted for room.
+    size_t insert_refusal(std::string_view compact, Reason reason, const TimeClaims &times,
+                          const IssuerPolicy &issuer, uint64_t generation, int64_t now) noexcept;
 
     size_t capacity() const noexcept { return capacity_; }
     size_t size() const noexcept { return index_.size(); }
@@ -126,6 +129,7 @@ private:
         Digest digest;
         const IssuerPolicy *issuer;
         uint64_t generation;
+        int64_t dies_at;
     };
     using RefusalLru = std::list<Refusal>;
     struct DigestHash {
