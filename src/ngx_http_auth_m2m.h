@@ -121,7 +121,14 @@ typedef struct {
     ngx_shm_zone_t               *shm_zone;
     ngx_http_auth_m2m_shctx_t    *sh;
     ngx_slab_pool_t              *shpool;
+    size_t                        token_cache;  /* per worker; 0: off */
 } ngx_http_auth_m2m_main_conf_t;
+
+
+/* auth_m2m_token_cache's default: about 1,150 entries of a typical 630-byte
+ * access token (3.3 KiB each with its claims), one live token apiece for a
+ * fleet of a thousand clients with room for their renewals. */
+#define NGX_HTTP_AUTH_M2M_TOKEN_CACHE_SIZE  (4 * 1024 * 1024)
 
 
 typedef struct {
@@ -212,6 +219,18 @@ m2m::Reason ngx_http_auth_m2m_token(ngx_http_request_t *r,
 ngx_http_auth_m2m_state_t *ngx_http_auth_m2m_state(ngx_http_request_t *r,
     bool access);
 void ngx_http_auth_m2m_forget(ngx_http_auth_m2m_state_t *state);
+
+/* ngx_http_auth_m2m_token_cache.cpp */
+char *ngx_http_auth_m2m_token_cache(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_auth_m2m_token_cache_init(ngx_cycle_t *cycle);
+void ngx_http_auth_m2m_token_cache_exit(ngx_cycle_t *cycle);
+bool ngx_http_auth_m2m_token_cache_find(ngx_http_request_t *r,
+    ngx_http_auth_m2m_loc_conf_t *alcf, ngx_str_t *token,
+    ngx_http_auth_m2m_state_t *state, m2m::Reason *status);
+void ngx_http_auth_m2m_token_cache_keep(ngx_http_request_t *r,
+    ngx_str_t *token, ngx_http_auth_m2m_state_t *state, m2m::Reason status,
+    const m2m::TimeClaims *times);
 
 /* ngx_http_auth_m2m_zone.cpp (its operations: ngx_http_auth_m2m_zone.h) */
 ngx_int_t ngx_http_auth_m2m_init_zone(ngx_shm_zone_t *shm_zone, void *data);

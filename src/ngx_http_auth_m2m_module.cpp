@@ -94,6 +94,13 @@ ngx_command_t  ngx_http_auth_m2m_commands[] = {
       0,
       NULL },
 
+    { ngx_string("auth_m2m_token_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_auth_m2m_token_cache,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_auth_m2m_main_conf_t, token_cache),
+      NULL },
+
     { ngx_string("auth_m2m_claim_set"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
       ngx_http_auth_m2m_claim_set,
@@ -175,6 +182,8 @@ ngx_http_auth_m2m_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    amcf->token_cache = NGX_CONF_UNSET_SIZE;
+
     return amcf;
 }
 
@@ -190,6 +199,9 @@ ngx_http_auth_m2m_init_main_conf(ngx_conf_t *cf, void *conf)
     {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
+
+    ngx_conf_init_size_value(amcf->token_cache,
+                             NGX_HTTP_AUTH_M2M_TOKEN_CACHE_SIZE);
 
     return NGX_CONF_OK;
 }

@@ -281,6 +281,8 @@ ngx_http_auth_m2m_exit_process(ngx_cycle_t *cycle)
     ngx_http_auth_m2m_issuer_t    **issuers;
     ngx_http_auth_m2m_main_conf_t  *amcf;
 
+    ngx_http_auth_m2m_token_cache_exit(cycle);
+
     amcf = static_cast<ngx_http_auth_m2m_main_conf_t *>(
                ngx_http_cycle_get_module_main_conf(cycle,
                                                    ngx_http_auth_m2m_module));
@@ -319,6 +321,8 @@ ngx_http_auth_m2m_init_process(ngx_cycle_t *cycle)
     if (amcf == NULL) {
         return NGX_OK;
     }
+
+    (void) ngx_http_auth_m2m_token_cache_init(cycle);
 
     issuers = static_cast<ngx_http_auth_m2m_issuer_t **>(amcf->issuers.elts);
 

@@ -53,8 +53,13 @@ ngx_http_auth_m2m_render(ngx_http_request_t *r, bool prometheus)
     amcf = static_cast<ngx_http_auth_m2m_main_conf_t *>(
                ngx_http_get_module_main_conf(r, ngx_http_auth_m2m_module));
 
+    report.token_cache.size = amcf->token_cache;
+
     if (amcf->sh) {
         report.allowed = amcf->sh->allowed;
+        report.token_cache.hits = amcf->sh->token_cache_hits;
+        report.token_cache.misses = amcf->sh->token_cache_misses;
+        report.token_cache.evictions = amcf->sh->token_cache_evictions;
 
         for (i = 0; i < m2m::kStatusCount; i++) {
             if (amcf->sh->refused[i]) {

@@ -113,15 +113,54 @@ ngx_http_auth_m2m_pick_issuer(ngx_http_auth_m2m_loc_conf_t *alcf,
 }
 
 
-/* The verdict's first half: the token parsed once, its issuer, the checks
- * that need no key, and what it proves under that issuer's current keys. */
+/* The token parsed once, its issuer, the checks that need no key, and what
+ * it proves under that issuer's current keys. *times are the token's times
+ * once it got as far as its signature, for the token cache. */
+m2m::Reason
+ngx_http_auth_m2m_verify(ngx_http_auth_m2m_loc_conf_t *alcf, ngx_str_t *token,
+    ngx_http_auth_m2m_state_t *state, m2m::TimeClaims *times)
+{
+    m2m::Token   parsed;
+    m2m::Reason  status;
+
+    status = m2m::Token::parse(
+                 std::string_view(reinterpret_cast<char *>(token->data),
+                                  token->len),
+                 &parsed);
+
+    if (status != m2m::Reason::ok) {
+        return status;
+    }
+
+    state->issuer = ngx_http_auth_m2m_pick_issuer(alcf, parsed);
+
+    if (state->issuer == NULL) {
+        return m2m::Reason::wrong_issuer;
+    }
+
+    status = m2m::screen(parsed, *state->issuer->policy, ngx_time());
+
+    if (status != m2m::Reason::ok) {
+        return status;
+    }
+
+    *times = m2m::read_times(parsed.claims());
+
+    return m2m::authenticate(std::move(parsed), *state->issuer->policy,
+                             *state->issuer->keys, &state->token);
+}
+
+
+/* The verdict's first half: what the token proves under its issuer's
+ * current keys, found in this worker's token cache or verified now. This is
+ * the one place that chooses between the two. */
 void
 ngx_http_auth_m2m_authenticate(ngx_http_request_t *r,
     ngx_http_auth_m2m_loc_conf_t *alcf, ngx_http_auth_m2m_state_t *state)
 {
     ngx_str_t                       token;
-    m2m::Token                      parsed;
     m2m::Reason                     status;
+    m2m::TimeClaims                 times;
     ngx_http_auth_m2m_main_conf_t  *amcf;
 
     amcf = static_cast<ngx_http_auth_m2m_main_conf_t *>(
@@ -138,24 +177,12 @@ ngx_http_auth_m2m_authenticate(ngx_http_request_t *r,
     ngx_str_null(&token);
     status = ngx_http_auth_m2m_token(r, alcf, &token);
 
-    if (status == m2m::Reason::ok) {
-        status = m2m::Token::parse(
-                     std::string_view(reinterpret_cast<char *>(token.data),
-                                      token.len),
-                     &parsed);
-    }
-
-    if (status == m2m::Reason::ok) {
-        state->issuer = ngx_http_auth_m2m_pick_issuer(alcf, parsed);
-
-        status = state->issuer
-                 ? m2m::screen(parsed, *state->issuer->policy, ngx_time())
-                 : m2m::Reason::wrong_issuer;
-    }
-
-    if (status == m2m::Reason::ok) {
-        status = m2m::authenticate(std::move(parsed), *state->issuer->policy,
-                                   *state->issuer->keys, &state->token);
+    if (status == m2m::Reason::ok
+        && !ngx_http_auth_m2m_token_cache_find(r, alcf, &token, state,
+                                               &status))
+    {
+        status = ngx_http_auth_m2m_verify(alcf, &token, state, &times);
+        ngx_http_auth_m2m_token_cache_keep(r, &token, state, status, &times);
     }
 
     state->verdict = status;

@@ -21,6 +21,9 @@
 struct ngx_http_auth_m2m_shctx_s {
     ngx_atomic_t                  allowed;
     ngx_atomic_t                  refused[m2m::kStatusCount];
+    ngx_atomic_t                  token_cache_hits;     /* all workers' */
+    ngx_atomic_t                  token_cache_misses;
+    ngx_atomic_t                  token_cache_evictions;
     ngx_queue_t                   issuers;      /* of issuer_sh */
 };
 

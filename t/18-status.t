@@ -92,7 +92,10 @@ like($r->{headers}{'content-type'} // '', qr{^application/json\b}, 'status: Cont
 my $s0 = eval { decode_json($r->{content}) };
 ok($s0, 'status: valid JSON') or diag $r->{content};
 $s0 //= {};
-is_deeply([sort keys %$s0], ['issuers', 'requests'], 'top level: requests, issuers');
+is_deeply([sort keys %$s0], ['issuers', 'requests', 'token_cache'], 'top level: requests, token_cache, issuers');
+is_deeply([sort keys %{ $s0->{token_cache} // {} }], [qw(evictions hits misses size)],
+    'token_cache: size, hits, misses, evictions');
+is($s0->{token_cache}{size}, 4 * 1024 * 1024, 'token_cache.size: the default, 4 MiB per worker');
 is_deeply([sort keys %{ $s0->{requests} // {} }], ['allowed', 'refused'], 'requests: allowed, refused');
 like($s0->{requests}{allowed} // '', qr/^\d+$/, 'requests.allowed is a number');
 is(ref $s0->{requests}{refused}, 'HASH', 'requests.refused is an object');
@@ -198,6 +201,10 @@ is($s1->{issuers}{main}{fetches}{not_modified} + $s1->{issuers}{main}{fetches}{o
         'nginx_auth_m2m_requests_refused_total{reason="expired"}' => $st->{requests}{refused}{expired},
         'nginx_auth_m2m_requests_refused_total{reason="unknown_kid"}' => $st->{requests}{refused}{unknown_kid},
         'nginx_auth_m2m_requests_refused_total{reason="insufficient_scope"}' => $st->{requests}{refused}{insufficient_scope},
+        'nginx_auth_m2m_token_cache_size_bytes' => $st->{token_cache}{size},
+        'nginx_auth_m2m_token_cache_hits_total' => $st->{token_cache}{hits},
+        'nginx_auth_m2m_token_cache_misses_total' => $st->{token_cache}{misses},
+        'nginx_auth_m2m_token_cache_evictions_total' => $st->{token_cache}{evictions},
         'nginx_auth_m2m_keys{issuer="main"}' => 1,
         'nginx_auth_m2m_keys{issuer="local"}' => 1,
         'nginx_auth_m2m_keys{issuer="down"}' => 0,

@@ -266,7 +266,7 @@ START_TEST(test_json_layout)
     ck_assert_msg(text.size() >= 3 && text.compare(text.size() - 3, 3, "\n}\n") == 0, "ending:\n%s", text.c_str());
 
     m2m::JsonPtr root = parse_report(text);
-    assert_names(root.get(), {"requests", "issuers"});
+    assert_names(root.get(), {"requests", "token_cache", "issuers"});
     const json_t *requests = member(root.get(), "requests");
     assert_names(requests, {"allowed", "refused"});
     ck_assert_int_eq(int_member(requests, "allowed"), 42);
@@ -275,6 +275,12 @@ START_TEST(test_json_layout)
     ck_assert_int_eq(int_member(refused, "expired"), 3);
     ck_assert_int_eq(int_member(refused, "unknown_kid"), 1);
     assert_names(member(root.get(), "issuers"), {"corp", "static"});
+    const json_t *cache = member(root.get(), "token_cache");
+    assert_names(cache, {"size", "hits", "misses", "evictions"});
+    ck_assert_int_eq(int_member(cache, "size"), 4194304);
+    ck_assert_int_eq(int_member(cache, "hits"), 1000);
+    ck_assert_int_eq(int_member(cache, "misses"), 12);
+    ck_assert_int_eq(int_member(cache, "evictions"), 2);
 }
 END_TEST
 
@@ -438,6 +444,10 @@ START_TEST(test_prometheus_samples)
                      "nginx_auth_m2m_requests_allowed_total 42",
                      "nginx_auth_m2m_requests_refused_total{reason=\"expired\"} 3",
                      "nginx_auth_m2m_requests_refused_total{reason=\"unknown_kid\"} 1",
+                     "nginx_auth_m2m_token_cache_size_bytes 4194304",
+                     "nginx_auth_m2m_token_cache_hits_total 1000",
+                     "nginx_auth_m2m_token_cache_misses_total 12",
+                     "nginx_auth_m2m_token_cache_evictions_total 2",
                      "nginx_auth_m2m_issuer_info{issuer=\"corp\",iss=\"https://idp.example.com/\",source=\"discovery\","
                      "location=\"https://idp.example.com/.well-known/openid-configuration\","
                      "jwks_uri=\"https://idp.example.com/jwks\"} 1",
@@ -483,6 +493,10 @@ START_TEST(test_prometheus_help_and_type)
     const std::vector<std::pair<std::string, std::string>> families = {
         {"requests_allowed_total", "counter"},
         {"requests_refused_total", "counter"},
+        {"token_cache_size_bytes", "gauge"},
+        {"token_cache_hits_total", "counter"},
+        {"token_cache_misses_total", "counter"},
+        {"token_cache_evictions_total", "counter"},
         {"issuer_info", "gauge"},
         {"keys", "gauge"},
         {"key_generation", "gauge"},
@@ -508,9 +522,13 @@ START_TEST(test_prometheus_empty_report)
     // Every family is still announced, so dashboards see the metric names.
     const std::string text = value_of(m2m::report_prometheus(ModuleReport{}));
     const std::vector<Sample> samples = check_exposition(text);
-    ck_assert_uint_eq(samples.size(), 1);
+    ck_assert_uint_eq(samples.size(), 5);
     ck_assert_std_str_eq(samples[0].name, "nginx_auth_m2m_requests_allowed_total");
-    ck_assert_std_str_eq(samples[0].value, "0");
+    ck_assert_std_str_eq(samples[1].name, "nginx_auth_m2m_token_cache_size_bytes");
+    ck_assert_std_str_eq(samples[4].name, "nginx_auth_m2m_token_cache_evictions_total");
+    for (const Sample &s : samples) {
+        ck_assert_std_str_eq(s.value, "0");
+    }
     ck_assert_msg(text.find("# TYPE nginx_auth_m2m_fetches_total counter\n") != std::string::npos, "%s",
                   text.c_str());
 }

@@ -19,3 +19,4 @@ Suite *refresh_policy_suite();
 Suite *discovery_suite();
 Suite *status_page_suite();
 Suite *out_of_memory_suite();
+Suite *token_cache_suite();

@@ -98,7 +98,8 @@ m2m::Reason check_token(const std::string &compact, const TestIssuer &issuer, in
 
 // Reason page data: issuer "corp" (discovery, two keys, a last error) and
 // issuer "static" (jwks_file, one key without kid); sample_report() has both,
-// 42 allowed requests and two refusal counters.
+// 42 allowed requests, two refusal counters and a 4 MiB token cache with
+// 1000 hits, 12 misses and 2 evictions.
 m2m::IssuerReport remote_issuer();
 m2m::IssuerReport file_issuer();
 m2m::ModuleReport sample_report();

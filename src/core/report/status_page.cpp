@@ -257,6 +257,13 @@ std::string json_text(const ModuleReport &report)
     set(requests.get(), "refused", refused.release());
     set(root.get(), "requests", requests.release());
 
+    JsonPtr cache(checked(json_object()));
+    set(cache.get(), "size", count(report.token_cache.size));
+    set(cache.get(), "hits", count(report.token_cache.hits));
+    set(cache.get(), "misses", count(report.token_cache.misses));
+    set(cache.get(), "evictions", count(report.token_cache.evictions));
+    set(root.get(), "token_cache", cache.release());
+
     JsonPtr issuers(checked(json_object()));
     for (const IssuerReport &issuer : report.issuers) {
         set(issuers.get(), issuer.name, issuer_json(issuer).release());
@@ -281,6 +288,15 @@ std::string prometheus_text(const ModuleReport &report)
     for (const auto &r : report.refused) {
         sample(&out, "requests_refused_total", {{"reason", r.first}}, std::to_string(r.second));
     }
+
+    family(&out, "token_cache_size_bytes", "gauge", "Verified-token cache size per worker; 0: off.");
+    sample(&out, "token_cache_size_bytes", {}, std::to_string(report.token_cache.size));
+    family(&out, "token_cache_hits_total", "counter", "Tokens found verified in a worker's cache.");
+    sample(&out, "token_cache_hits_total", {}, std::to_string(report.token_cache.hits));
+    family(&out, "token_cache_misses_total", "counter", "Tokens looked up and verified anew.");
+    sample(&out, "token_cache_misses_total", {}, std::to_string(report.token_cache.misses));
+    family(&out, "token_cache_evictions_total", "counter", "Cached tokens pushed out for room.");
+    sample(&out, "token_cache_evictions_total", {}, std::to_string(report.token_cache.evictions));
 
     family(&out, "issuer_info", "gauge", "Configured issuers and where their keys come from.");
     for (const IssuerReport &issuer : report.issuers) {

@@ -33,15 +33,23 @@ struct IssuerReport {
     uint64_t fetch_ok = 0, fetch_failed = 0, fetch_not_modified = 0, fetch_kid_triggered = 0;
 };
 
+// The verified-token cache, all workers together.
+struct TokenCacheReport {
+    uint64_t size = 0;  // bytes per worker (auth_m2m_token_cache); 0: off
+    uint64_t hits = 0, misses = 0, evictions = 0;
+};
+
 struct ModuleReport {
     uint64_t allowed = 0;
     std::vector<std::pair<std::string, uint64_t>> refused;  // reason code -> count (only non-zero ones are passed in)
+    TokenCacheReport token_cache;
     std::vector<IssuerReport> issuers;
 };
 
 // One JSON object (2-space indent, members in the order below), ending in a
 // newline; times of 0 and empty strings that mean "none" are null:
 //   {"requests": {"allowed": N, "refused": {"expired": N, ...}},
+//    "token_cache": {"size", "hits", "misses", "evictions"},
 //    "issuers": {"<name>": {"issuer", "source", "location", "jwks_uri",
 //                "keys": [{"kid", "alg"}], "generation", "last_attempt",
 //                "last_success", "last_error", "last_error_time",
