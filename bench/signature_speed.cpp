@@ -34,6 +34,7 @@
 #include <openssl/err.h>
 #include <openssl/rsa.h>
 
+#include "bench_support.h"
 #include "keys/jwks.h"
 #include "keys/signature.h"
 
@@ -46,30 +47,10 @@ namespace {
 
 [[noreturn]] void die(const char *what)
 {
-    std::fprintf(stderr, "signature_speed: %s failed\n", what);
-    ERR_print_errors_fp(stderr);
-    std::exit(1);
+    bench::die("signature_speed", what);
 }
 
-std::string b64url(const std::string &bytes)
-{
-    static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    std::string out;
-    unsigned acc = 0;
-    int bits = 0;
-    for (unsigned char c : bytes) {
-        acc = (acc << 8) | c;
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            out += kAlphabet[(acc >> bits) & 63];
-        }
-    }
-    if (bits > 0) {
-        out += kAlphabet[(acc << (6 - bits)) & 63];
-    }
-    return out;
-}
+using bench::b64url;
 
 std::string bn_param(EVP_PKEY *key, const char *name, size_t width)
 {
