@@ -138,13 +138,11 @@ ngx_http_auth_m2m_verify(ngx_http_auth_m2m_loc_conf_t *alcf, ngx_str_t *token,
         return m2m::Reason::wrong_issuer;
     }
 
-    status = m2m::screen(parsed, *state->issuer->policy, ngx_time());
+    status = m2m::screen(parsed, *state->issuer->policy, ngx_time(), times);
 
     if (status != m2m::Reason::ok) {
         return status;
     }
-
-    *times = m2m::read_times(parsed.claims());
 
     return m2m::authenticate(std::move(parsed), *state->issuer->policy,
                              *state->issuer->keys, &state->token);
@@ -214,6 +212,7 @@ ngx_http_auth_m2m_forget(ngx_http_auth_m2m_state_t *state)
 ngx_http_auth_m2m_state_t *
 ngx_http_auth_m2m_state(ngx_http_request_t *r, bool access)
 {
+    bool                           fresh;
     ngx_http_auth_m2m_state_t     *state;
     ngx_http_auth_m2m_loc_conf_t  *alcf;
 
@@ -238,21 +237,23 @@ ngx_http_auth_m2m_state(ngx_http_request_t *r, bool access)
         }
     }
 
-    if (state->verified_against != alcf->issuers) {
+    fresh = state->verified_against != alcf->issuers;
+
+    if (fresh) {
         ngx_http_auth_m2m_authenticate(r, alcf, state);
+    }
 
-        if (state->token) {
-            state->verdict = m2m::authorize(*state->token, ngx_time(), NULL);
-        }
+    /* authorized once per look that may judge differently: a fresh token,
+     * or the access phase with the location's scopes */
+    if (state->token && (fresh || access)) {
+        state->verdict = m2m::authorize(*state->token, ngx_time(),
+                                        access ? alcf->scopes : NULL);
+    }
 
+    if (fresh) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "auth_m2m: token verified: %s",
                        m2m::reason_code(state->verdict));
-    }
-
-    if (access && state->token) {
-        state->verdict = m2m::authorize(*state->token, ngx_time(),
-                                        alcf->scopes);
     }
 
     return state;

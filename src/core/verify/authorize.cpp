@@ -43,13 +43,17 @@ Reason authorize(const VerifiedToken &token, int64_t now, const std::vector<std:
     return Reason::ok;
 }
 
-Reason screen(const Token &token, const IssuerPolicy &issuer, int64_t now) noexcept
+Reason screen(const Token &token, const IssuerPolicy &issuer, int64_t now, TimeClaims *times) noexcept
 {
     Reason status = check_header(token, issuer);
     if (status != Reason::ok) {
         return status;
     }
-    return check_times(read_times(token.claims()), now, issuer.leeway);
+    const TimeClaims read = read_times(token.claims());
+    if (times) {
+        *times = read;
+    }
+    return check_times(read, now, issuer.leeway);
 }
 
 }  // namespace m2m

@@ -25,7 +25,8 @@ Reason authorize(const VerifiedToken &token, int64_t now, const std::vector<std:
 // them. A flood of expired or misdirected tokens then costs no public-key
 // operation, and an expired token never makes a worker fetch keys for its
 // unknown kid. The claims are not trusted yet: a token that passes is judged
-// again by authorize() once its signature holds.
-Reason screen(const Token &token, const IssuerPolicy &issuer, int64_t now) noexcept;
+// again by authorize() once its signature holds. The times it read go to
+// *times when it got as far as reading them (times may be null).
+Reason screen(const Token &token, const IssuerPolicy &issuer, int64_t now, TimeClaims *times = nullptr) noexcept;
 
 }  // namespace m2m
