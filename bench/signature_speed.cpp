@@ -45,60 +45,11 @@
 
 namespace {
 
-[[noreturn]] void die(const char *what)
-{
-    bench::die("signature_speed", what);
-}
-
 using bench::b64url;
-
-std::string bn_param(EVP_PKEY *key, const char *name, size_t width)
-{
-    BIGNUM *bn = nullptr;
-    if (EVP_PKEY_get_bn_param(key, name, &bn) != 1) {
-        die(name);
-    }
-    std::string out(width ? width : static_cast<size_t>(BN_num_bytes(bn)), '\0');
-    BN_bn2binpad(bn, reinterpret_cast<unsigned char *>(&out[0]), static_cast<int>(out.size()));
-    BN_free(bn);
-    return out;
-}
-
-std::string sign(EVP_PKEY *key, bool pss, bool ecdsa, const std::string &input)
-{
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    EVP_PKEY_CTX *pctx = nullptr;
-    if (!ctx || EVP_DigestSignInit(ctx, &pctx, EVP_sha256(), nullptr, key) != 1 ||
-        (pss && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-                 EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))) {
-        die("EVP_DigestSignInit");
-    }
-    size_t len = 0;
-    const auto *in = reinterpret_cast<const unsigned char *>(input.data());
-    if (EVP_DigestSign(ctx, nullptr, &len, in, input.size()) != 1) {
-        die("EVP_DigestSign");
-    }
-    std::string sig(len, '\0');
-    if (EVP_DigestSign(ctx, reinterpret_cast<unsigned char *>(&sig[0]), &len, in, input.size()) != 1) {
-        die("EVP_DigestSign");
-    }
-    EVP_MD_CTX_free(ctx);
-    sig.resize(len);
-    if (!ecdsa) {
-        return sig;
-    }
-    // DER -> R || S at P-256's width (RFC 7518 §3.4)
-    const auto *der = reinterpret_cast<const unsigned char *>(sig.data());
-    ECDSA_SIG *es = d2i_ECDSA_SIG(nullptr, &der, static_cast<long>(sig.size()));
-    if (!es) {
-        die("d2i_ECDSA_SIG");
-    }
-    std::string raw(64, '\0');
-    BN_bn2binpad(ECDSA_SIG_get0_r(es), reinterpret_cast<unsigned char *>(&raw[0]), 32);
-    BN_bn2binpad(ECDSA_SIG_get0_s(es), reinterpret_cast<unsigned char *>(&raw[32]), 32);
-    ECDSA_SIG_free(es);
-    return raw;
-}
+using bench::bn_param;
+using bench::die;
+using bench::rs_to_der;
+using bench::sign;
 
 // bench/run.sh's realistic client-credentials token body, ~900 bytes.
 const char kClaims[] =
@@ -121,13 +72,6 @@ struct Case {
     const m2m::Key *key;
     std::string token, input, signature;
 };
-
-double cpu_seconds()
-{
-    timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 
 struct Runner {
     std::string name;
@@ -230,13 +174,7 @@ int main(int argc, char **argv)
                          const auto *sig = reinterpret_cast<const unsigned char *>(c.signature.data());
                          size_t sig_len = c.signature.size();
                          if (c.alg == m2m::Algorithm::ES256) {
-                             ECDSA_SIG *es = ECDSA_SIG_new();
-                             ECDSA_SIG_set0(es, BN_bin2bn(sig, 32, nullptr), BN_bin2bn(sig + 32, 32, nullptr));
-                             unsigned char *out = nullptr;
-                             const int n = i2d_ECDSA_SIG(es, &out);
-                             der.assign(reinterpret_cast<char *>(out), static_cast<size_t>(n));
-                             OPENSSL_free(out);
-                             ECDSA_SIG_free(es);
+                             der = rs_to_der(c.signature);
                              sig = reinterpret_cast<const unsigned char *>(der.data());
                              sig_len = der.size();
                          }
@@ -247,17 +185,8 @@ int main(int argc, char **argv)
         // per call with EVP_sha256() (an implicit fetch), padding set each
         // time.
         r.push_back({"d EVP_DigestVerifyInit per call", [&c] {
-                         std::string der = c.signature;
-                         if (c.alg == m2m::Algorithm::ES256) {
-                             const auto *sig = reinterpret_cast<const unsigned char *>(c.signature.data());
-                             ECDSA_SIG *es = ECDSA_SIG_new();
-                             ECDSA_SIG_set0(es, BN_bin2bn(sig, 32, nullptr), BN_bin2bn(sig + 32, 32, nullptr));
-                             unsigned char *out = nullptr;
-                             const int n = i2d_ECDSA_SIG(es, &out);
-                             der.assign(reinterpret_cast<char *>(out), static_cast<size_t>(n));
-                             OPENSSL_free(out);
-                             ECDSA_SIG_free(es);
-                         }
+                         const std::string der =
+                             c.alg == m2m::Algorithm::ES256 ? rs_to_der(c.signature) : c.signature;
                          EVP_MD_CTX *ctx = EVP_MD_CTX_new();
                          EVP_PKEY_CTX *pctx = nullptr;
                          bool ok = EVP_DigestVerifyInit(ctx, &pctx, EVP_sha256(), nullptr, c.pkey) == 1;
@@ -281,14 +210,7 @@ int main(int argc, char **argv)
             EVP_Digest(c.input.data(), c.input.size(), reinterpret_cast<unsigned char *>(&(*digest)[0]), &md_len,
                        sha256, nullptr);
             if (c.alg == m2m::Algorithm::ES256) {
-                const auto *sig = reinterpret_cast<const unsigned char *>(c.signature.data());
-                ECDSA_SIG *es = ECDSA_SIG_new();
-                ECDSA_SIG_set0(es, BN_bin2bn(sig, 32, nullptr), BN_bin2bn(sig + 32, 32, nullptr));
-                unsigned char *out = nullptr;
-                const int n = i2d_ECDSA_SIG(es, &out);
-                der->assign(reinterpret_cast<char *>(out), static_cast<size_t>(n));
-                OPENSSL_free(out);
-                ECDSA_SIG_free(es);
+                *der = rs_to_der(c.signature);
             }
         }
         r.push_back({"e EVP_PKEY_verify only (the floor)", [prepared, digest, der] {
@@ -335,14 +257,14 @@ int main(int argc, char **argv)
         for (auto &per_case : runners) {
             for (Runner &run : per_case) {
                 long n = 0;
-                const double start = cpu_seconds();
+                const double start = bench::thread_cpu_ns() * 1e-9;
                 double elapsed = 0;
                 do {
                     for (int k = 0; k < 25; k++) {
                         run.check();
                     }
                     n += 25;
-                    elapsed = cpu_seconds() - start;
+                    elapsed = bench::thread_cpu_ns() * 1e-9 - start;
                 } while (elapsed < 0.15);
                 run.us.push_back(elapsed / static_cast<double>(n) * 1e6);
             }

@@ -47,48 +47,8 @@
 
 namespace {
 
-[[noreturn]] void die(const char *what)
-{
-    bench::die("token_cache_speed", what);
-}
-
 using bench::b64url;
-
-std::string bn_bytes(EVP_PKEY *pkey, const char *name)
-{
-    BIGNUM *bn = nullptr;
-    if (!EVP_PKEY_get_bn_param(pkey, name, &bn)) {
-        die("EVP_PKEY_get_bn_param");
-    }
-    std::string out(BN_num_bytes(bn), '\0');
-    BN_bn2bin(bn, reinterpret_cast<unsigned char *>(out.data()));
-    BN_free(bn);
-    return out;
-}
-
-std::string sign_rs256(EVP_PKEY *pkey, const std::string &input)
-{
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    size_t len = 0;
-    if (!ctx || EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, pkey) != 1 ||
-        EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char *>(input.data()), input.size()) != 1) {
-        die("EVP_DigestSign");
-    }
-    std::string sig(len, '\0');
-    if (EVP_DigestSign(ctx, reinterpret_cast<unsigned char *>(sig.data()), &len,
-                       reinterpret_cast<const unsigned char *>(input.data()), input.size()) != 1) {
-        die("EVP_DigestSign");
-    }
-    EVP_MD_CTX_free(ctx);
-    return sig;
-}
-
-double now_ns()
-{
-    timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return ts.tv_sec * 1e9 + ts.tv_nsec;
-}
+using bench::die;
 
 constexpr int64_t kNow = 1700000000;
 
@@ -106,8 +66,8 @@ int main(int argc, char **argv)
     }
     EVP_PKEY_CTX_free(gen);
     const std::string jwks = "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"k1\",\"n\":\"" +
-                             b64url(bn_bytes(pkey, OSSL_PKEY_PARAM_RSA_N)) + "\",\"e\":\"" +
-                             b64url(bn_bytes(pkey, OSSL_PKEY_PARAM_RSA_E)) + "\"}]}";
+                             b64url(bench::bn_param(pkey, OSSL_PKEY_PARAM_RSA_N)) + "\",\"e\":\"" +
+                             b64url(bench::bn_param(pkey, OSSL_PKEY_PARAM_RSA_E)) + "\"}]}";
     m2m::IssuerPolicy issuer;
     issuer.issuer = "https://idp.example.com/";
     issuer.audiences = {"api://tasks"};
@@ -118,21 +78,25 @@ int main(int argc, char **argv)
     }
     keys.replace(std::make_shared<const m2m::KeySet>(std::move(parsed.keys)), 1);
 
-    // a typical client-credentials access token (about 630 bytes)
+    // a typical client-credentials access token (about 630 bytes); tokens
+    // differ by their jti
     const std::string header = b64url("{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"k1\"}");
-    const std::string payload = b64url(
-        "{\"iss\":\"https://idp.example.com/\",\"sub\":\"svc-orders\",\"aud\":\"api://tasks\",\"exp\":" +
-        std::to_string(kNow + 3600) + ",\"iat\":" + std::to_string(kNow) +
-        ",\"client_id\":\"svc-orders\",\"scope\":\"tasks:read tasks:write\",\"jti\":\"0f3c9a7e-1b2d-4c5e-8f90-123456789abc\"}");
-    const std::string compact = header + "." + payload + "." + b64url(sign_rs256(pkey, header + "." + payload));
-
-    auto authenticate = [&](std::shared_ptr<const m2m::VerifiedToken> *out) {
+    auto mint = [&](const std::string &jti) {
+        const std::string payload = b64url(
+            "{\"iss\":\"https://idp.example.com/\",\"sub\":\"svc-orders\",\"aud\":\"api://tasks\",\"exp\":" +
+            std::to_string(kNow + 3600) + ",\"iat\":" + std::to_string(kNow) +
+            ",\"client_id\":\"svc-orders\",\"scope\":\"tasks:read tasks:write\",\"jti\":\"" + jti + "\"}");
+        return header + "." + payload + "." + b64url(bench::sign(pkey, false, false, header + "." + payload));
+    };
+    auto authenticate_token = [&](const std::string &token_bytes, std::shared_ptr<const m2m::VerifiedToken> *out) {
         m2m::Token token;
-        if (m2m::Token::parse(compact, &token) != m2m::Reason::ok ||
+        if (m2m::Token::parse(token_bytes, &token) != m2m::Reason::ok ||
             m2m::authenticate(std::move(token), issuer, keys, out) != m2m::Reason::ok) {
             die("authenticate");
         }
     };
+    const std::string compact = mint("0f3c9a7e-1b2d-4c5e-8f90-123456789abc");
+    auto authenticate = [&](std::shared_ptr<const m2m::VerifiedToken> *out) { authenticate_token(compact, out); };
 
     std::shared_ptr<const m2m::VerifiedToken> verified;
     authenticate(&verified);
@@ -213,11 +177,11 @@ int main(int argc, char **argv)
         const int n = std::strncmp(c.name, "no cache", 8) == 0 ? 2000 : 200000;
         double best[7];
         for (double &b : best) {
-            const double t0 = now_ns();
+            const double t0 = bench::thread_cpu_ns();
             for (int i = 0; i < n; i++) {
                 c.run();
             }
-            b = (now_ns() - t0) / n;
+            b = (bench::thread_cpu_ns() - t0) / n;
         }
         std::sort(best, best + 7);
         std::printf("  %-45s %10.0f\n", c.name, best[3]);
@@ -230,24 +194,15 @@ int main(int argc, char **argv)
     std::vector<std::string> distinct(n);
     std::vector<std::shared_ptr<const m2m::VerifiedToken>> distinct_verified(n);
     for (int i = 0; i < n; i++) {
-        const std::string p = b64url(
-            "{\"iss\":\"https://idp.example.com/\",\"sub\":\"svc-orders\",\"aud\":\"api://tasks\",\"exp\":" +
-            std::to_string(kNow + 3600) + ",\"iat\":" + std::to_string(kNow) +
-            ",\"client_id\":\"svc-orders\",\"scope\":\"tasks:read tasks:write\",\"jti\":\"cold-" +
-            std::to_string(100000 + i) + "\"}");
-        distinct[i] = header + "." + p + "." + b64url(sign_rs256(pkey, header + "." + p));
-        m2m::Token token;
-        if (m2m::Token::parse(distinct[i], &token) != m2m::Reason::ok ||
-            m2m::authenticate(std::move(token), issuer, keys, &distinct_verified[i]) != m2m::Reason::ok) {
-            die("authenticate");
-        }
+        distinct[i] = mint("cold-" + std::to_string(100000 + i));
+        authenticate_token(distinct[i], &distinct_verified[i]);
     }
     m2m::TokenCache full(4 << 20);
     for (int i = 0; i < n / 2; i++) {
         full.insert(distinct_verified[i], kNow);
     }
     size_t evicted = 0;
-    const double t0 = now_ns();
+    const double t0 = bench::thread_cpu_ns();
     for (int i = n / 2; i < n; i++) {
         if (full.find(distinct[i], kNow, keys_of, &keys)) {
             die("a distinct token found");
@@ -255,7 +210,7 @@ int main(int argc, char **argv)
         evicted += full.insert(distinct_verified[i], kNow);
     }
     std::printf("  %-45s %10.0f   (%d inserts into a full 4m cache, %zu evictions; one run)\n",
-                "miss + insert, evicting (cold token)", (now_ns() - t0) / (n - n / 2), n - n / 2, evicted);
+                "miss + insert, evicting (cold token)", (bench::thread_cpu_ns() - t0) / (n - n / 2), n - n / 2, evicted);
     EVP_PKEY_free(pkey);
     return 0;
 }
