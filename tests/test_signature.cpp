@@ -31,25 +31,10 @@ using namespace testsupport;
 
 namespace {
 
-struct SigCase {
-    const char *alg;
-    KeyName key;
-    const char *kid;
-    size_t signature_bytes;
-};
-
-// P-384 and P-521 last, in a test case of their own tagged "slow": OpenSSL
-// 3.0 verifies them in 1-1.5 ms, ten times P-256 (see test_signature_fuzz).
-const SigCase kCases[] = {
-    {"RS256", KeyName::rsa, "rsa-1", 256},         {"RS384", KeyName::rsa, "rsa-1", 256},
-    {"RS512", KeyName::rsa, "rsa-1", 256},         {"PS256", KeyName::rsa, "rsa-1", 256},
-    {"PS384", KeyName::rsa, "rsa-1", 256},         {"PS512", KeyName::rsa, "rsa-1", 256},
-    {"ES256", KeyName::p256, "ec-256", 64},        {"RS384", KeyName::rsa_3072, "rsa-3072", 384},
-    {"PS512", KeyName::rsa_4096, "rsa-4096", 512}, {"ES384", KeyName::p384, "ec-384", 96},
-    {"ES512", KeyName::p521, "ec-521", 132},
-};
-constexpr int kCaseCount = sizeof(kCases) / sizeof(kCases[0]);
-constexpr int kFastCaseCount = kCaseCount - 2;
+using SigCase = testkeys::SignatureCase;
+const auto &kCases = testkeys::kSignatureCases;
+constexpr int kCaseCount = testkeys::kSignatureCaseCount;
+constexpr int kFastCaseCount = kCaseCount - testkeys::kSlowSignatureCases;
 
 // The standard keys, the larger RSA ones, and an RSA key bound to RS256.
 const m2m::KeySet &keys()

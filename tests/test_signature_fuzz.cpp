@@ -22,33 +22,10 @@ using namespace testsupport;
 
 namespace {
 
-struct FuzzCase {
-    const char *alg;
-    KeyName key;
-    const char *kid;
-    size_t signature_bytes;
-};
-
-// Every algorithm with the standard keys, and the larger RSA moduli. P-384
-// and P-521 come last: OpenSSL 3.0 verifies them in 1-1.5 ms (P-256 in 0.1,
-// RSA-4096 in 0.1), so their few thousand bit flips are most of this
-// suite's time. They run in a test case of their own, tagged "slow":
-// CK_EXCLUDE_TAGS=slow leaves them out of a quick run.
-const FuzzCase kCases[] = {
-    {"RS256", KeyName::rsa, "rsa-1", 256},
-    {"ES256", KeyName::p256, "ec-256", 64},
-    {"RS384", KeyName::rsa, "rsa-1", 256},
-    {"RS512", KeyName::rsa, "rsa-1", 256},
-    {"PS256", KeyName::rsa, "rsa-1", 256},
-    {"PS384", KeyName::rsa, "rsa-1", 256},
-    {"PS512", KeyName::rsa, "rsa-1", 256},
-    {"RS384", KeyName::rsa_3072, "rsa-3072", 384},
-    {"PS512", KeyName::rsa_4096, "rsa-4096", 512},
-    {"ES384", KeyName::p384, "ec-384", 96},
-    {"ES512", KeyName::p521, "ec-521", 132},
-};
-constexpr int kCaseCount = sizeof(kCases) / sizeof(kCases[0]);
-constexpr int kFastCaseCount = kCaseCount - 2;
+using FuzzCase = testkeys::SignatureCase;
+const auto &kCases = testkeys::kSignatureCases;
+constexpr int kCaseCount = testkeys::kSignatureCaseCount;
+constexpr int kFastCaseCount = kCaseCount - testkeys::kSlowSignatureCases;
 
 const FuzzCase &fuzz_case(int i) { return kCases[i]; }
 
