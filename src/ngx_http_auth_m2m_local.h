@@ -27,6 +27,8 @@ typedef struct {
     ngx_str_t                         clients;       /* the registry's path */
     time_t                            token_lifetime;
     ngx_http_auth_m2m_registry_t     *registry;      /* this worker's view */
+    time_t                            loaded;        /* the keys, for the
+                                                        status page */
 } ngx_http_auth_m2m_local_t;
 
 
