@@ -65,7 +65,7 @@ END_TEST
 
 START_TEST(test_url_authority)
 {
-    for (const char *good : {"example.com", "a", "EXAMPLE.com:8443", "127.0.0.1", "127.0.0.1:1", "[::1]",
+    for (const char *good : {"example.com", "a", "my_service:8080", "EXAMPLE.com:8443", "127.0.0.1", "127.0.0.1:1", "[::1]",
                              "[::1]:8080", "[2001:db8::1]", "xn--bcher-kva.example:65535"}) {
         ck_assert_msg(m2m::is_url_authority(good), "\"%s\" refused", good);
     }
@@ -73,6 +73,22 @@ START_TEST(test_url_authority)
                             "a\\b", "a/b", "a?b", "a#b", "a@b", "[::1", "[]", "[::g]", "[::1]x", "[::1]:", "a:1:2",
                             "\xc3\xa9.example", "a\r\nb"}) {
         ck_assert_msg(!m2m::is_url_authority(bad), "\"%s\" accepted", bad);
+    }
+    for (const char *good : {"https://x", "http://127.0.0.1:8080", "https://auth.example.com/base",
+                             "https://a.example/b/c%2F/d-._~!$&'()*+,;=:@"}) {
+        ck_assert_msg(m2m::is_base_url(good), "\"%s\" refused", good);
+        ck_assert_msg(m2m::is_endpoint_location(good), "\"%s\" refused", good);
+    }
+    for (const char *bad : {"", "/x", "https://", "https:///x", "https://x?y", "https://x/#y", "https://x/a b",
+                            "https://x/a\"b", "https://x/a\\b", "https://x/%2", "https://x/%zz", "ftp://x",
+                            "https://user@x/", "https://x:99999/"}) {
+        ck_assert_msg(!m2m::is_base_url(bad), "\"%s\" accepted", bad);
+    }
+    for (const char *good : {"/", "/oauth2/token", "/.well-known/jwks.json", "/a%20b"}) {
+        ck_assert_msg(m2m::is_endpoint_location(good), "\"%s\" refused", good);
+    }
+    for (const char *bad : {"", "oauth2/token", "/a b", "/a?b", "/a#b", "/a\"", "/\xc3\xa9", "/a\nb"}) {
+        ck_assert_msg(!m2m::is_endpoint_location(bad), "\"%s\" accepted", bad);
     }
     ck_assert(m2m::is_absolute_url("https://x"));
     ck_assert(m2m::is_absolute_url("http://x"));

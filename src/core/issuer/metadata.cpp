@@ -81,7 +81,7 @@ bool is_url_authority(std::string_view host) noexcept
         for (; i < host.size() && host[i] != ':'; i++) {
             const char c = host[i];
             if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
-                  c == '.')) {
+                  c == '.' || c == '_')) {
                 return false;
             }
         }
@@ -95,12 +95,63 @@ bool is_url_authority(std::string_view host) noexcept
     if (host[i] != ':' || i + 1 == host.size() || host.size() - i - 1 > 5) {
         return false;
     }
+    unsigned port = 0;
     for (i++; i < host.size(); i++) {
         if (host[i] < '0' || host[i] > '9') {
             return false;
         }
+        port = port * 10 + static_cast<unsigned>(host[i] - '0');
+    }
+    return port <= 65535;
+}
+
+namespace {
+
+bool is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+// RFC 3986 §3.3: a path of pchar and '/'.
+bool is_path(std::string_view path)
+{
+    if (path.empty() || path[0] != '/') {
+        return false;
+    }
+    for (size_t i = 0; i < path.size(); i++) {
+        const char c = path[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+            continue;
+        }
+        if (c == '%') {
+            if (i + 2 >= path.size() || !is_hex(path[i + 1]) || !is_hex(path[i + 2])) {
+                return false;
+            }
+            i += 2;
+            continue;
+        }
+        if (std::string_view("/-._~!$&'()*+,;=:@").find(c) == std::string_view::npos) {
+            return false;
+        }
     }
     return true;
+}
+
+}  // namespace
+
+bool is_base_url(std::string_view url) noexcept
+{
+    if (!is_absolute_url(url)) {
+        return false;
+    }
+    url.remove_prefix(url[4] == 's' ? 8 : 7);
+    const size_t slash = url.find('/');
+    return is_url_authority(url.substr(0, slash)) && (slash == std::string_view::npos || is_path(url.substr(slash)));
+}
+
+bool is_endpoint_location(std::string_view where) noexcept
+{
+    return is_path(where) || is_base_url(where);
 }
 
 std::optional<std::string> server_metadata(std::string_view issuer, std::string_view base,

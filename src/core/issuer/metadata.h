@@ -27,6 +27,16 @@ bool is_absolute_url(std::string_view where) noexcept;
 // IPv6 address, then an optional :port. Nothing that needs escaping passes.
 bool is_url_authority(std::string_view host) noexcept;
 
+// An absolute http:// or https:// URL whose authority passes
+// is_url_authority, with an optional path of RFC 3986 path characters (and
+// well-formed %XX escapes): no query, no fragment, nothing JSON or a header
+// would need to escape.
+bool is_base_url(std::string_view url) noexcept;
+
+// Where metadata may say an endpoint is: such a path ('/' first) or such an
+// absolute URL.
+bool is_endpoint_location(std::string_view where) noexcept;
+
 // The metadata document (JSON, members in RFC 8414 §2's order, ending in a
 // newline). `base` is the scheme and authority (and any path prefix) the
 // endpoint paths are joined to, without a trailing '/'. scopes_supported
