@@ -59,6 +59,7 @@ typedef struct ngx_http_auth_m2m_issuer_sh_s  ngx_http_auth_m2m_issuer_sh_t;
 typedef struct ngx_http_auth_m2m_fetch_s      ngx_http_auth_m2m_fetch_t;
 typedef struct ngx_http_auth_m2m_source_s     ngx_http_auth_m2m_source_t;
 typedef struct ngx_http_auth_m2m_fetched_s    ngx_http_auth_m2m_fetched_t;
+typedef struct ngx_http_auth_m2m_endpoint_s   ngx_http_auth_m2m_endpoint_t;
 
 
 /* One auth_m2m_issuer block; created by its first mention, so that auth_m2m
@@ -140,6 +141,13 @@ typedef struct {
     ngx_str_t                     realm;
     ngx_http_complex_value_t     *token;
     ngx_uint_t                    log_level;    /* of "access refused" */
+
+    /* a local issuer's endpoint served here (ngx_http_auth_m2m_local.h);
+     * not inherited, as the content handler is not */
+    ngx_http_auth_m2m_endpoint_t *endpoint;
+    ngx_str_t                     base_url;     /* for metadata URLs; empty:
+                                                   the request's scheme and
+                                                   Host */
 } ngx_http_auth_m2m_loc_conf_t;
 
 

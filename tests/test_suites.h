@@ -21,3 +21,5 @@ Suite *status_page_suite();
 Suite *out_of_memory_suite();
 Suite *token_cache_suite();
 Suite *client_metadata_suite();
+Suite *signing_key_suite();
+Suite *metadata_suite();
