@@ -38,6 +38,7 @@
 
 #include <openssl/bn.h>
 
+#include "base64url.h"
 #include "fuzz_support.h"
 #include "fuzz_verify.h"
 #include "keys/jwks.h"
@@ -320,6 +321,33 @@ m2m::Reason cjose_verdict(const m2m::Key &key, const m2m::Token &token)
     return cjose_jws_verify(jws.get(), key.jwk.get(), &err) ? m2m::Reason::ok : m2m::Reason::bad_signature;
 }
 
+// The module's base64url decoder, both forms, against the harness's own
+// bit-at-a-time one on each of the token's '.'-separated segments (damaged
+// ones too): the same verdict, the same bytes.
+void compare_base64url(const std::string &compact)
+{
+    size_t start = 0;
+    for (;;) {
+        const size_t end = std::min(compact.find('.', start), compact.size());
+        const std::string_view segment = std::string_view(compact).substr(start, end - start);
+        std::string reference, as_string;
+        const bool want = fuzz::b64url_decode(segment, &reference);
+        std::vector<unsigned char> buffer(m2m::base64url_decoded_size(segment.size()));
+        size_t size = 0;
+        if (m2m::base64url_decode(segment, &as_string) != want ||
+            m2m::base64url_decode(segment, buffer.data(), buffer.size(), &size) != want) {
+            fuzz::fail("base64url_decode and the harness's decoder disagree on a segment");
+        }
+        if (want && (as_string != reference || std::string_view(reinterpret_cast<char *>(buffer.data()), size) != reference)) {
+            fuzz::fail("base64url_decode and the harness's decoder decode a segment to other bytes");
+        }
+        if (end == compact.size()) {
+            return;
+        }
+        start = end + 1;
+    }
+}
+
 // Only tokens that parse and name one of our algs reach a signature check.
 void compare_signature_paths(const std::string &compact)
 {
@@ -399,6 +427,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fuzz::fail("the module trusts a token with \"crit\"");
         }
     }
+    compare_base64url(token);
     compare_signature_paths(token);
     if (v.status == m2m::Reason::bad_signature && r.parsed && r.has_kid) {
         // Kids are unique among the published keys: the module had no choice.
