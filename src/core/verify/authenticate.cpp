@@ -197,7 +197,7 @@ Reason authenticate(Token token, const IssuerPolicy &issuer, const IssuerKeys &k
             return status;
         }
 
-        std::shared_ptr<VerifiedToken> verified(new VerifiedToken());
+        std::shared_ptr<VerifiedToken> verified = std::make_shared<VerifiedToken>(VerifiedToken::Made());
         verified->token_ = std::move(token);
         verified->issuer_ = &issuer;
         verified->generation_ = keys.generation;
