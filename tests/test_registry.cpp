@@ -206,12 +206,16 @@ END_TEST
 START_TEST(test_refusals)
 {
     // the document
-    ck_refused_as("", "not a JSON object");
+    ck_refused_as("", "not JSON");
     ck_refused_as("[]", "not a JSON object");
-    ck_refused_as("{\"version\":1,\"clients\":[]} x", "not a JSON object");
-    ck_refused_as("{\"version\":1,\"version\":1,\"clients\":[]}", "not a JSON object");
-    ck_refused_as("{\"version\":1,\"clients\":[],\"x\":\"\\u0000\"}", "not a JSON object");
-    ck_refused_as("{\"version\":1,\"clients\":[],\"x\":\"\xff\"}", "not a JSON object");
+    ck_refused_as("\"x\"", "not a JSON object");
+    ck_refused_as("{\"version\":1,\"clients\":[]} x", "not JSON");
+    ck_refused_as("{\"version\":1,\n\"version\":1,\"clients\":[]}", "line 2");
+    ck_refused_as("{\"version\":1,\"clients\":[],\"x\":\"\\u0000\"}", "not JSON");
+    ck_refused_as("{\"version\":1,\"clients\":[],\"x\":\"\xff\"}", "not JSON");
+    // the position, never the text around it
+    ck_assert_msg(refusal("{\"version\":1,\"clients\":[], secret-text}").find("secret") == std::string::npos,
+                  "the reason quotes the file");
     ck_refused_as("{\"clients\":[]}", "no \"version\"");
     ck_refused_as("{\"version\":2,\"clients\":[]}", "\"version\" is not 1");
     ck_refused_as("{\"version\":\"1\",\"clients\":[]}", "\"version\" is not 1");
@@ -279,7 +283,7 @@ START_TEST(test_refusals)
     }
     ck_refused_as("{\"version\":1,\"clients\":[{\"client_id\":\"a\",\"name\":\"\",\"scopes\":[],\"enabled\":true,"
                   "\"created_at\":99999999999999999999999,\"secrets\":[]}]}",
-                  "not a JSON object");
+                  "not JSON");
 
     // secrets
     ck_refused_as(edited([](json_t *d) { set(client0(d), "secrets", json_object()); }), "\"secrets\" is not an array");

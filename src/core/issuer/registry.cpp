@@ -400,7 +400,12 @@ bool parse_registry(std::string_view text, Registry *out, std::string *error) no
         }
         JsonPtr doc = parse_json_object(text);
         if (!doc) {
-            *error = "not a JSON object (or a duplicate member name, a NUL or invalid UTF-8 in it)";
+            // where, but not jansson's text: it quotes the input
+            json_error_t where;
+            JsonPtr any(json_loadb(text.data(), text.size(), JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &where));
+            *error = any ? "not a JSON object"
+                         : "not JSON (or a duplicate member name, a NUL, invalid UTF-8) at line " +
+                               std::to_string(where.line) + ", column " + std::to_string(where.column);
             return false;
         }
         const std::string top = "the registry ";
