@@ -93,7 +93,10 @@ ngx_http_auth_m2m_registry_read(ngx_str_t *path, std::string *text,
 
     ngx_memzero(failure, sizeof(ngx_http_auth_m2m_registry_failure_t));
 
-    fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    /* non-blocking: a FIFO put in the file's place must not hang the
+     * worker in open(); it is refused below as not a regular file */
+    fd = ngx_open_file(path->data, NGX_FILE_RDONLY|NGX_FILE_NONBLOCK,
+                       NGX_FILE_OPEN, 0);
     if (fd == NGX_INVALID_FILE) {
         failure->err = ngx_errno;
 
