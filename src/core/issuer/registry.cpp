@@ -1,7 +1,6 @@
 #include "issuer/registry.h"
 
 #include <algorithm>
-#include <cstring>
 #include <new>
 #include <stdexcept>
 #include <unordered_set>
