@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# ./build.sh          build build/ngx_http_auth_m2m_module.so against Debian's nginx
+# ./build.sh          build build/ngx_http_auth_m2m_module.so against Debian's nginx,
+#                     and build/m2m-clients (the client registry's tool)
 # ./build.sh test     build, then run the Check unit tests and the t/ suite
 # ./build.sh test --asan   the same with ASan + UBSan, all under build/asan/
 # ./build.sh run      build, then start nginx.conf.example on 127.0.0.1:8080
@@ -94,6 +95,9 @@ build_module() {
     fi
     cp "$nginx_build/ngx_http_auth_m2m_module.so" "$module"
     log "built $module"
+    # the client registry's tool, beside the module (tests find it there)
+    make -s -C "$top/src/cli" BUILD="$build" ${san_cc:+SAN="$san_cc"} -j"$(nproc)"
+    log "built $build/m2m-clients"
 }
 
 run_tests() {
@@ -254,7 +258,7 @@ run_fuzz() {
     make -s -C "$top/tests/fuzz" BUILD="$build" -j"$(nproc)"
     # inputs a little past each parser's own limits (8 KiB tokens)
     # (others: libFuzzer's default, 4096)
-    local -A max_len=([token]=9000 [jwks]=16384 [http_response]=8192 [discovery]=4096 [differential]=2048 [signing_key]=8192)
+    local -A max_len=([token]=9000 [jwks]=16384 [http_response]=8192 [discovery]=4096 [differential]=2048 [signing_key]=8192 [registry]=16384)
     local t corpus logfile dict final verdict
     mkdir -p "$out/artifacts" "$out/logs"
     for t in $(make -s -C "$top/tests/fuzz" targets); do

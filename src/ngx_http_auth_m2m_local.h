@@ -84,7 +84,10 @@ char *ngx_http_auth_m2m_base_url(ngx_conf_t *cf, ngx_command_t *cmd,
  * nginx -t), then checked again at use, at most once a second (mtime, size,
  * inode), so a change made by m2m-clients or the clients API takes effect
  * within a second without a reload. A corrupt or unreadable file then keeps
- * the last good registry and logs an error. */
+ * the last good registry and logs an error; a file that is gone means no
+ * clients. The registry and the clients in it are valid until the next call
+ * for this issuer in this worker: use them, do not keep them across events.
+ * NULL: the issuer has no "clients". */
 ngx_int_t ngx_http_auth_m2m_registry_init(ngx_conf_t *cf,
     ngx_http_auth_m2m_issuer_t *issuer);
 const m2m::Registry *ngx_http_auth_m2m_registry(

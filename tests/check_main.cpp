@@ -32,6 +32,7 @@ int main()
     srunner_add_suite(runner, client_metadata_suite());
     srunner_add_suite(runner, signing_key_suite());
     srunner_add_suite(runner, metadata_suite());
+    srunner_add_suite(runner, registry_suite());
 
     srunner_run_all(runner, CK_NORMAL);
     const int failed = srunner_ntests_failed(runner);

@@ -23,3 +23,4 @@ Suite *token_cache_suite();
 Suite *client_metadata_suite();
 Suite *signing_key_suite();
 Suite *metadata_suite();
+Suite *registry_suite();
