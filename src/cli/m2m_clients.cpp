@@ -8,13 +8,8 @@
 // clients API, never lose an update, and nginx never reads half a file.
 // Secrets are printed once, when they are made; the file holds only their
 // salted hashes, and no command prints a hash.
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -28,6 +23,7 @@
 #include <vector>
 
 #include "issuer/registry.h"
+#include "issuer/registry_file.h"
 #include "json.h"
 
 namespace {
@@ -59,11 +55,6 @@ struct Failure : std::runtime_error {
 };
 
 [[noreturn]] void usage_error(const std::string &what) { throw Failure(what + " (m2m-clients --help)", 2); }
-
-std::string sys_error(const std::string &what, const std::string &path)
-{
-    return what + " " + path + ": " + std::strerror(errno);
-}
 
 // --- the command line ---
 
@@ -231,178 +222,17 @@ std::string registry_path(const Args &args)
     usage_error("no registry file: give --file PATH or set M2M_CLIENTS");
 }
 
-class Fd {
-public:
-    explicit Fd(int fd = -1) : fd_(fd) {}
-    ~Fd()
-    {
-        if (fd_ >= 0) {
-            close(fd_);
-        }
-    }
-    Fd(const Fd &) = delete;
-    Fd &operator=(const Fd &) = delete;
-    int get() const { return fd_; }
-    int release()
-    {
-        const int fd = fd_;
-        fd_ = -1;
-        return fd;
-    }
-
-private:
-    int fd_;
-};
-
-// The registry in the file. A missing file is an empty registry if
-// `missing_ok` (*existing then stays unset), else an error.
-m2m::Registry read_registry(const std::string &path, bool missing_ok, std::optional<struct stat> *existing = nullptr)
-{
-    Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (fd.get() < 0) {
-        if (errno == ENOENT && missing_ok) {
-            return m2m::Registry();
-        }
-        if (errno == ENOENT) {
-            throw Failure(path + " does not exist (m2m-clients create makes it)");
-        }
-        throw Failure(sys_error("cannot open", path));
-    }
-    struct stat st;
-    if (fstat(fd.get(), &st) != 0) {
-        throw Failure(sys_error("cannot stat", path));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        throw Failure(path + " is not a regular file");
-    }
-    if (st.st_size > static_cast<off_t>(m2m::kMaxRegistrySize)) {
-        throw Failure(path + " is larger than " + std::to_string(m2m::kMaxRegistrySize) + " bytes");
-    }
-    std::string text;
-    char buf[65536];
-    for (;;) {
-        const ssize_t n = read(fd.get(), buf, sizeof(buf));
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            throw Failure(sys_error("cannot read", path));
-        }
-        if (n == 0) {
-            break;
-        }
-        text.append(buf, static_cast<size_t>(n));
-        if (text.size() > m2m::kMaxRegistrySize) {
-            throw Failure(path + " is larger than " + std::to_string(m2m::kMaxRegistrySize) + " bytes");
-        }
-    }
-    m2m::Registry registry;
-    std::string error;
-    if (!m2m::parse_registry(text, &registry, &error)) {
-        throw Failure(path + " is not a valid client registry: " + error);
-    }
-    if (existing) {
-        *existing = st;
-    }
-    return registry;
-}
-
-void write_all(int fd, const std::string &text, const std::string &path)
-{
-    for (size_t done = 0; done < text.size();) {
-        const ssize_t n = write(fd, text.data() + done, text.size() - done);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            throw Failure(sys_error("cannot write", path));
-        }
-        done += static_cast<size_t>(n);
-    }
-}
-
-// Replaces the file by rename, keeping its mode (and, where allowed, its
-// owner and group: nginx's workers must go on reading it).
-void write_registry(const std::string &path, const m2m::Registry &registry, const std::optional<struct stat> &existing)
-{
-    const std::string text = registry.render();
-    m2m::Registry check;
-    std::string error;
-    if (!m2m::parse_registry(text, &check, &error)) {
-        throw Failure("refusing to write a registry that would not parse: " + error);
-    }
-
-    const size_t slash = path.rfind('/');
-    const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-    const std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-    std::string tmp = (slash == std::string::npos ? "" : path.substr(0, slash + 1)) + "." + base + ".XXXXXX";
-    Fd fd(mkostemp(&tmp[0], O_CLOEXEC));
-    if (fd.get() < 0) {
-        throw Failure(sys_error("cannot create a temporary file in", dir));
-    }
-    try {
-        mode_t mode;
-        if (existing) {
-            mode = existing->st_mode & 07777;
-            if ((existing->st_uid != geteuid() || existing->st_gid != getegid()) &&
-                fchown(fd.get(), existing->st_uid, existing->st_gid) != 0 &&
-                fchown(fd.get(), static_cast<uid_t>(-1), existing->st_gid) != 0) {
-                std::cerr << "m2m-clients: warning: " << path << " was owned by uid " << existing->st_uid << " gid "
-                          << existing->st_gid << " and now is yours; check that nginx can still read it\n";
-            }
-        } else {
-            const mode_t mask = umask(0);
-            umask(mask);
-            mode = 0666 & ~mask;
-        }
-        if (fchmod(fd.get(), mode) != 0) {
-            throw Failure(sys_error("cannot set the mode of", tmp));
-        }
-        write_all(fd.get(), text, tmp);
-        if (fsync(fd.get()) != 0) {
-            throw Failure(sys_error("cannot fsync", tmp));
-        }
-        if (close(fd.release()) != 0) {
-            throw Failure(sys_error("cannot close", tmp));
-        }
-        if (rename(tmp.c_str(), path.c_str()) != 0) {
-            throw Failure(sys_error("cannot rename " + tmp + " to", path));
-        }
-    } catch (...) {
-        unlink(tmp.c_str());
-        throw;
-    }
-    // the rename itself survives a crash only once the directory is synced
-    Fd dirfd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (dirfd.get() >= 0) {
-        fsync(dirfd.get());
-    }
-}
-
-// Runs `change` on the registry under the writers' lock and writes the
-// result. `change` throws to leave the file as it was.
+// Every change goes through the writers' protocol of registry_file.h.
 void modify(const std::string &path, const std::function<void(m2m::Registry &)> &change)
 {
-    const std::string lock_path = path + ".lock";
-    int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (fd < 0 && (errno == EACCES || errno == EROFS)) {
-        // a lock file made by another user: flock needs no write access
-        fd = open(lock_path.c_str(), O_RDONLY | O_CLOEXEC);
-    }
-    Fd lock(fd);
-    if (lock.get() < 0) {
-        throw Failure(sys_error("cannot open the lock file", lock_path));
-    }
-    while (flock(lock.get(), LOCK_EX) != 0) {
-        if (errno != EINTR) {
-            throw Failure(sys_error("cannot lock", lock_path));
-        }
-    }
-    std::optional<struct stat> existing;
-    m2m::Registry registry = read_registry(path, true, &existing);
-    change(registry);
-    write_registry(path, registry, existing);
-    // the lock goes with the descriptor
+    m2m::modify_registry_file(path, change, true, [](const std::string &warning) {
+        std::cerr << "m2m-clients: warning: " << warning << "\n";
+    });
+}
+
+m2m::Registry read_registry(const std::string &path)
+{
+    return m2m::read_registry_file(path, false);
 }
 
 m2m::Client &client_of(m2m::Registry &registry, const std::string &id)
@@ -521,7 +351,7 @@ int create(const Args &args, const std::string &path)
 int list(const Args &args, const std::string &path)
 {
     expect(args, 0, {});
-    const m2m::Registry registry = read_registry(path, false);
+    const m2m::Registry registry = read_registry(path);
     for (const auto &c : registry.clients) {
         std::string scopes;
         for (const auto &s : c.scopes) {
@@ -537,7 +367,7 @@ int list(const Args &args, const std::string &path)
 int show(const Args &args, const std::string &path)
 {
     expect(args, 1, {});
-    m2m::Registry registry = read_registry(path, false);
+    m2m::Registry registry = read_registry(path);
     const m2m::Client &c = client_of(registry, args.positional[0]);
     const int64_t now = time(nullptr);
     std::string scopes;

@@ -9,17 +9,6 @@ namespace m2m {
 
 namespace {
 
-constexpr size_t kMaxNameLength = 200;
-
-// The claims every issued token carries; a client's extra claims may not
-// replace them (RFC 9068 §2.2).
-bool is_registered_claim(std::string_view name)
-{
-    static constexpr std::string_view registered[] = {"iss", "sub", "aud", "exp", "nbf", "iat",
-                                                     "jti", "client_id", "scope"};
-    return std::find(std::begin(registered), std::end(registered), name) != std::end(registered);
-}
-
 bool string_member(const json_t *body, const char *name, std::optional<std::string> *out,
                    std::string *description)
 {
@@ -104,15 +93,6 @@ bool read_claims(const json_t *body, JsonPtr *claims, std::string *description)
     if (!json_is_object(value)) {
         *description = "claims must be an object";
         return false;
-    }
-    const char *name;
-    json_t *member;
-    json_object_foreach(value, name, member)
-    {
-        if (is_registered_claim(name)) {
-            *description = std::string("claims may not set the registered claim ") + name;
-            return false;
-        }
     }
     claims->reset(json_incref(value));
     return true;
@@ -202,11 +182,12 @@ bool parse_client_metadata(std::string_view text, ClientMetadata *out, std::stri
             return false;
         }
         if (name) {
-            if (name->size() > kMaxNameLength || has_line_breaking_chars(*name)) {
-                *description = "client_name must be at most 200 bytes with no control characters";
-                return false;
-            }
             out->name = std::move(*name);
+        }
+        // the rules of the registry file itself, so that what the API
+        // accepts can always be written
+        if (!check_client_fields(out->name, out->scopes, out->claims.get(), description)) {
+            return false;
         }
         if (const json_t *enabled = json_object_get(body.get(), "enabled")) {
             if (!json_is_boolean(enabled)) {
