@@ -20,3 +20,4 @@ Suite *discovery_suite();
 Suite *status_page_suite();
 Suite *out_of_memory_suite();
 Suite *token_cache_suite();
+Suite *form_suite();
