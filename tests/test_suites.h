@@ -21,3 +21,4 @@ Suite *status_page_suite();
 Suite *out_of_memory_suite();
 Suite *token_cache_suite();
 Suite *form_suite();
+Suite *token_request_suite();
