@@ -31,6 +31,7 @@ int main()
     srunner_add_suite(runner, token_cache_suite());
     srunner_add_suite(runner, form_suite());
     srunner_add_suite(runner, token_request_suite());
+    srunner_add_suite(runner, access_token_suite());
 
     srunner_run_all(runner, CK_NORMAL);
     const int failed = srunner_ntests_failed(runner);

@@ -22,3 +22,4 @@ Suite *out_of_memory_suite();
 Suite *token_cache_suite();
 Suite *form_suite();
 Suite *token_request_suite();
+Suite *access_token_suite();
