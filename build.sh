@@ -253,10 +253,10 @@ run_fuzz() {
     install_missing
     make -s -C "$top/tests/fuzz" BUILD="$build" -j"$(nproc)"
     # inputs a little past each parser's own limits (8 KiB tokens)
-    local -A max_len=([token]=9000 [jwks]=16384 [http_response]=8192 [discovery]=4096 [differential]=2048)
+    local -A max_len=([token]=9000 [jwks]=16384 [http_response]=8192 [discovery]=4096 [differential]=2048 [form]=9000)
     local t corpus logfile dict final verdict
     mkdir -p "$out/artifacts" "$out/logs"
-    for t in token jwks http_response discovery differential; do
+    for t in token jwks http_response discovery differential form; do
         corpus="$out/corpus/$t" logfile="$out/logs/$t.log" dict=()
         mkdir -p "$corpus"
         cp "$top/tests/fuzz/corpus/$t/"* "$corpus/"
