@@ -23,6 +23,7 @@ extern "C" {
 
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -114,6 +115,8 @@ typedef std::vector<std::string>  ngx_http_auth_m2m_strings_t;
 
 
 typedef struct ngx_http_auth_m2m_shctx_s  ngx_http_auth_m2m_shctx_t;
+typedef struct ngx_http_auth_m2m_token_endpoint_s
+    ngx_http_auth_m2m_token_endpoint_t;
 
 
 typedef struct {
@@ -140,6 +143,7 @@ typedef struct {
     ngx_str_t                     realm;
     ngx_http_complex_value_t     *token;
     ngx_uint_t                    log_level;    /* of "access refused" */
+    ngx_http_auth_m2m_token_endpoint_t  *token_endpoint;  /* not inherited */
 } ngx_http_auth_m2m_loc_conf_t;
 
 
@@ -262,6 +266,12 @@ void ngx_http_auth_m2m_stop_waiting(ngx_http_auth_m2m_state_t *state);
 ngx_int_t ngx_http_auth_m2m_parse_target(ngx_pool_t *pool, ngx_log_t *log,
     ngx_uint_t level, ngx_str_t *url, ngx_http_auth_m2m_target_t *target,
     ngx_uint_t resolve);
+
+/* ngx_http_auth_m2m_token_endpoint.cpp */
+char *ngx_http_auth_m2m_token_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_auth_m2m_token_endpoint_merge(ngx_conf_t *cf,
+    ngx_http_auth_m2m_loc_conf_t *conf);
 
 /* ngx_http_auth_m2m_status.cpp */
 char *ngx_http_auth_m2m_status(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -101,6 +101,13 @@ ngx_command_t  ngx_http_auth_m2m_commands[] = {
       offsetof(ngx_http_auth_m2m_main_conf_t, token_cache),
       NULL },
 
+    { ngx_string("auth_m2m_token_endpoint"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_auth_m2m_token_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("auth_m2m_claim_set"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
       ngx_http_auth_m2m_claim_set,
@@ -255,6 +262,7 @@ ngx_http_auth_m2m_create_loc_conf(ngx_conf_t *cf)
      *
      *     alcf->scope_attr = { 0, NULL };
      *     alcf->realm = { 0, NULL };
+     *     alcf->token_endpoint = NULL;
      */
 
     alcf->issuers = static_cast<ngx_array_t *>(NGX_CONF_UNSET_PTR);
@@ -274,6 +282,11 @@ ngx_http_auth_m2m_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         static_cast<ngx_http_auth_m2m_loc_conf_t *>(parent);
     ngx_http_auth_m2m_loc_conf_t  *conf =
         static_cast<ngx_http_auth_m2m_loc_conf_t *>(child);
+
+    /* before auth_m2m is inherited: the token endpoint turns it off */
+    if (ngx_http_auth_m2m_token_endpoint_merge(cf, conf) != NGX_OK) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
 
     ngx_conf_merge_ptr_value(conf->issuers, prev->issuers, NULL);
 
