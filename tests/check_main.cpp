@@ -29,6 +29,7 @@ int main()
     srunner_add_suite(runner, status_page_suite());
     srunner_add_suite(runner, out_of_memory_suite());
     srunner_add_suite(runner, token_cache_suite());
+    srunner_add_suite(runner, client_metadata_suite());
     srunner_add_suite(runner, form_suite());
     srunner_add_suite(runner, token_request_suite());
     srunner_add_suite(runner, access_token_suite());
