@@ -60,6 +60,7 @@ typedef struct ngx_http_auth_m2m_issuer_sh_s  ngx_http_auth_m2m_issuer_sh_t;
 typedef struct ngx_http_auth_m2m_fetch_s      ngx_http_auth_m2m_fetch_t;
 typedef struct ngx_http_auth_m2m_source_s     ngx_http_auth_m2m_source_t;
 typedef struct ngx_http_auth_m2m_fetched_s    ngx_http_auth_m2m_fetched_t;
+typedef struct ngx_http_auth_m2m_endpoint_s   ngx_http_auth_m2m_endpoint_t;
 
 
 /* One auth_m2m_issuer block; created by its first mention, so that auth_m2m
@@ -115,8 +116,6 @@ typedef std::vector<std::string>  ngx_http_auth_m2m_strings_t;
 
 
 typedef struct ngx_http_auth_m2m_shctx_s  ngx_http_auth_m2m_shctx_t;
-typedef struct ngx_http_auth_m2m_token_endpoint_s
-    ngx_http_auth_m2m_token_endpoint_t;
 
 
 typedef struct {
@@ -143,7 +142,13 @@ typedef struct {
     ngx_str_t                     realm;
     ngx_http_complex_value_t     *token;
     ngx_uint_t                    log_level;    /* of "access refused" */
-    ngx_http_auth_m2m_token_endpoint_t  *token_endpoint;  /* not inherited */
+
+    /* a local issuer's endpoint served here (ngx_http_auth_m2m_local.h);
+     * not inherited, as the content handler is not */
+    ngx_http_auth_m2m_endpoint_t *endpoint;
+    ngx_str_t                     base_url;     /* for metadata URLs; empty:
+                                                   the request's scheme and
+                                                   Host */
 } ngx_http_auth_m2m_loc_conf_t;
 
 
@@ -266,12 +271,6 @@ void ngx_http_auth_m2m_stop_waiting(ngx_http_auth_m2m_state_t *state);
 ngx_int_t ngx_http_auth_m2m_parse_target(ngx_pool_t *pool, ngx_log_t *log,
     ngx_uint_t level, ngx_str_t *url, ngx_http_auth_m2m_target_t *target,
     ngx_uint_t resolve);
-
-/* ngx_http_auth_m2m_token_endpoint.cpp */
-char *ngx_http_auth_m2m_token_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-ngx_int_t ngx_http_auth_m2m_token_endpoint_merge(ngx_conf_t *cf,
-    ngx_http_auth_m2m_loc_conf_t *conf);
 
 /* ngx_http_auth_m2m_status.cpp */
 char *ngx_http_auth_m2m_status(ngx_conf_t *cf, ngx_command_t *cmd,

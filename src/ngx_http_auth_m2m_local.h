@@ -27,6 +27,8 @@ typedef struct {
     ngx_str_t                         clients;       /* the registry's path */
     time_t                            token_lifetime;
     ngx_http_auth_m2m_registry_t     *registry;      /* this worker's view */
+    time_t                            loaded;        /* the keys, for the
+                                                        status page */
 } ngx_http_auth_m2m_local_t;
 
 
@@ -36,6 +38,51 @@ extern ngx_http_auth_m2m_source_t  ngx_http_auth_m2m_source_local;
 /* The local issuer's state, or NULL if the issuer is not local. */
 ngx_http_auth_m2m_local_t *ngx_http_auth_m2m_local(
     ngx_http_auth_m2m_issuer_t *issuer);
+
+
+/* A location that serves one of a local issuer's endpoints. */
+struct ngx_http_auth_m2m_endpoint_s {
+    ngx_http_auth_m2m_issuer_t       *issuer;
+    const char                       *directive;     /* for messages */
+    u_char                           *file;          /* where it was set */
+    ngx_uint_t                        line;
+
+    /* auth_m2m_metadata_endpoint: where the endpoints it lists are, each a
+     * path under the base URL or an absolute URL; empty: the default */
+    ngx_str_t                         token;
+    ngx_str_t                         jwks;
+    ngx_str_t                         registration;
+    unsigned                          no_registration:1;
+};
+
+/* How long caches may keep the JWK Set and the metadata: a gateway that
+ * honours it sees a key added to signing_key within five minutes (and at
+ * once for a token whose kid it does not know). */
+#define NGX_HTTP_AUTH_M2M_ENDPOINT_MAX_AGE  300
+
+
+/* ngx_http_auth_m2m_endpoint.cpp */
+ngx_http_auth_m2m_endpoint_t *ngx_http_auth_m2m_add_endpoint(ngx_conf_t *cf,
+    ngx_http_auth_m2m_loc_conf_t *alcf, ngx_http_handler_pt handler);
+ngx_int_t ngx_http_auth_m2m_check_endpoint(ngx_conf_t *cf,
+    ngx_http_auth_m2m_endpoint_t *endpoint);
+ngx_int_t ngx_http_auth_m2m_endpoint_method(ngx_http_request_t *r);
+ngx_int_t ngx_http_auth_m2m_send_json(ngx_http_request_t *r, ngx_str_t *body,
+    time_t max_age, ngx_str_t *etag);
+
+/* ngx_http_auth_m2m_jwks_endpoint.cpp, _metadata_endpoint.cpp */
+char *ngx_http_auth_m2m_jwks_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_auth_m2m_metadata_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_auth_m2m_base_url(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* ngx_http_auth_m2m_token_endpoint.cpp */
+char *ngx_http_auth_m2m_token_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_auth_m2m_check_token_endpoint(ngx_conf_t *cf,
+    ngx_http_auth_m2m_loc_conf_t *conf);
 
 
 /* ngx_http_auth_m2m_registry.cpp: the registry file as this worker last read

@@ -6,6 +6,7 @@
  */
 
 #include "ngx_http_auth_m2m.h"
+#include "ngx_http_auth_m2m_local.h"
 
 #include "core/verify/scope.h"
 
@@ -106,6 +107,27 @@ ngx_command_t  ngx_http_auth_m2m_commands[] = {
       ngx_http_auth_m2m_token_endpoint,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("auth_m2m_jwks_endpoint"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_auth_m2m_jwks_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("auth_m2m_metadata_endpoint"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1234,
+      ngx_http_auth_m2m_metadata_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("auth_m2m_base_url"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_auth_m2m_base_url,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_auth_m2m_loc_conf_t, base_url),
       NULL },
 
     { ngx_string("auth_m2m_claim_set"),
@@ -262,7 +284,8 @@ ngx_http_auth_m2m_create_loc_conf(ngx_conf_t *cf)
      *
      *     alcf->scope_attr = { 0, NULL };
      *     alcf->realm = { 0, NULL };
-     *     alcf->token_endpoint = NULL;
+     *     alcf->endpoint = NULL;
+     *     alcf->base_url = { 0, NULL };
      */
 
     alcf->issuers = static_cast<ngx_array_t *>(NGX_CONF_UNSET_PTR);
@@ -283,9 +306,19 @@ ngx_http_auth_m2m_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_auth_m2m_loc_conf_t  *conf =
         static_cast<ngx_http_auth_m2m_loc_conf_t *>(child);
 
-    /* before auth_m2m is inherited: the token endpoint turns it off */
-    if (ngx_http_auth_m2m_token_endpoint_merge(cf, conf) != NGX_OK) {
-        return static_cast<char *>(NGX_CONF_ERROR);
+    if (conf->endpoint) {
+        if (ngx_http_auth_m2m_check_endpoint(cf, conf->endpoint) != NGX_OK
+            || ngx_http_auth_m2m_check_token_endpoint(cf, conf) != NGX_OK)
+        {
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+        /* public keys and metadata are for anyone, and clients come to the
+         * token endpoint for a token: one required by an outer level does
+         * not apply unless the location asks for one */
+        if (conf->issuers == NGX_CONF_UNSET_PTR) {
+            conf->issuers = NULL;
+        }
     }
 
     ngx_conf_merge_ptr_value(conf->issuers, prev->issuers, NULL);
@@ -298,6 +331,7 @@ ngx_http_auth_m2m_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->token, prev->token, NULL);
     ngx_conf_merge_str_value(conf->realm, prev->realm, "api");
     ngx_conf_merge_uint_value(conf->log_level, prev->log_level, NGX_LOG_INFO);
+    ngx_conf_merge_str_value(conf->base_url, prev->base_url, "");
 
     if (conf->scopes == NGX_CONF_UNSET_PTR) {
         conf->scopes = prev->scopes == NGX_CONF_UNSET_PTR ? NULL : prev->scopes;

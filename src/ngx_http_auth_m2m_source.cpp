@@ -4,6 +4,7 @@
  */
 
 #include "ngx_http_auth_m2m_source.h"
+#include "ngx_http_auth_m2m_local.h"
 
 
 namespace {
@@ -12,6 +13,7 @@ ngx_http_auth_m2m_source_t  *ngx_http_auth_m2m_sources[] = {
     &ngx_http_auth_m2m_source_file,
     &ngx_http_auth_m2m_source_jwks_uri,
     &ngx_http_auth_m2m_source_discovery,
+    &ngx_http_auth_m2m_source_local,
     NULL
 };
 

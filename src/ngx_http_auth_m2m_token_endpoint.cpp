@@ -27,13 +27,6 @@
 #include "core/issuer/token_request.h"
 
 
-struct ngx_http_auth_m2m_token_endpoint_s {
-    ngx_http_auth_m2m_issuer_t   *issuer;
-    u_char                       *file;          /* where the directive is */
-    ngx_uint_t                    line;
-};
-
-
 namespace {
 
 ngx_int_t ngx_http_auth_m2m_token_handler(ngx_http_request_t *r);
@@ -43,15 +36,16 @@ void ngx_http_auth_m2m_token_body(ngx_http_request_t *r);
 const m2m::Registry  ngx_http_auth_m2m_no_clients;
 
 
-ngx_http_auth_m2m_token_endpoint_t *
-ngx_http_auth_m2m_token_conf(ngx_http_request_t *r)
+/* checked at configuration: the issuer is local */
+ngx_http_auth_m2m_issuer_t *
+ngx_http_auth_m2m_token_issuer(ngx_http_request_t *r)
 {
     ngx_http_auth_m2m_loc_conf_t  *alcf;
 
     alcf = static_cast<ngx_http_auth_m2m_loc_conf_t *>(
                ngx_http_get_module_loc_conf(r, ngx_http_auth_m2m_module));
 
-    return alcf->token_endpoint;
+    return alcf->endpoint->issuer;
 }
 
 
@@ -265,10 +259,8 @@ ngx_http_auth_m2m_token_respond(ngx_http_request_t *r,
     ngx_http_auth_m2m_local_t           *local;
     ngx_http_auth_m2m_issuer_t          *issuer;
     std::optional<std::string>           token, text;
-    ngx_http_auth_m2m_token_endpoint_t  *endpoint;
 
-    endpoint = ngx_http_auth_m2m_token_conf(r);
-    issuer = endpoint->issuer;
+    issuer = ngx_http_auth_m2m_token_issuer(r);
     local = ngx_http_auth_m2m_local(issuer);
     now = ngx_time();
 
@@ -471,14 +463,8 @@ ngx_http_auth_m2m_token_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_http_auth_m2m_loc_conf_t  *alcf =
         static_cast<ngx_http_auth_m2m_loc_conf_t *>(conf);
 
-    ngx_str_t                           *value;
-    ngx_uint_t                           i;
-    ngx_http_core_loc_conf_t            *clcf;
-    ngx_http_auth_m2m_token_endpoint_t  *endpoint;
-
-    if (alcf->token_endpoint) {
-        return const_cast<char *>("is duplicate");
-    }
+    ngx_str_t   *value;
+    ngx_uint_t   i;
 
     value = static_cast<ngx_str_t *>(cf->args->elts);
 
@@ -496,88 +482,49 @@ ngx_http_auth_m2m_token_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
         }
     }
 
-    endpoint = static_cast<ngx_http_auth_m2m_token_endpoint_t *>(
-                   ngx_pcalloc(cf->pool,
-                               sizeof(ngx_http_auth_m2m_token_endpoint_t)));
-    if (endpoint == NULL) {
+    if (ngx_http_auth_m2m_add_endpoint(cf, alcf,
+                                       ngx_http_auth_m2m_token_handler)
+        == NULL)
+    {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
-
-    try {
-        endpoint->issuer = ngx_http_auth_m2m_issuer_ref(cf, &value[1]);
-
-    } catch (const std::exception &e) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "auth_m2m_token_endpoint: %s", e.what());
-        return static_cast<char *>(NGX_CONF_ERROR);
-    }
-
-    if (endpoint->issuer == NULL) {
-        return static_cast<char *>(NGX_CONF_ERROR);
-    }
-
-    endpoint->file = cf->conf_file->file.name.data;
-    endpoint->line = cf->conf_file->line;
-    alcf->token_endpoint = endpoint;
-
-    clcf = static_cast<ngx_http_core_loc_conf_t *>(
-               ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
-    clcf->handler = ngx_http_auth_m2m_token_handler;
 
     return NGX_CONF_OK;
 }
 
 
 /*
- * Called as a location's configuration is merged, when every issuer block
- * is complete. The issuer must be a local one with an audience (RFC 9068
- * §2.2: "aud" is required). The endpoint's own location takes no Bearer
- * token: clients come there for one, and their Authorization header holds
- * Basic credentials, so auth_m2m is off there, and an explicit auth_m2m in
- * the same location is an error.
+ * At merge time, after ngx_http_auth_m2m_check_endpoint() found the issuer
+ * local. Its tokens need an audience (RFC 9068 §2.2: "aud" is required).
+ * auth_m2m cannot protect the endpoint: clients come there for a token, and
+ * their Authorization header holds Basic credentials.
  */
 ngx_int_t
-ngx_http_auth_m2m_token_endpoint_merge(ngx_conf_t *cf,
+ngx_http_auth_m2m_check_token_endpoint(ngx_conf_t *cf,
     ngx_http_auth_m2m_loc_conf_t *conf)
 {
-    ngx_http_auth_m2m_local_t           *local;
-    ngx_http_auth_m2m_issuer_t          *issuer;
-    ngx_http_auth_m2m_token_endpoint_t  *endpoint = conf->token_endpoint;
+    ngx_http_auth_m2m_endpoint_t  *endpoint = conf->endpoint;
 
-    if (endpoint == NULL) {
+    if (ngx_strcmp(endpoint->directive, "auth_m2m_token_endpoint") != 0) {
         return NGX_OK;
     }
 
-    issuer = endpoint->issuer;
-    local = ngx_http_auth_m2m_local(issuer);
-
-    if (local == NULL || local->keys == NULL || local->keys->empty()) {
+    if (endpoint->issuer->policy->audiences.empty()) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "auth_m2m_token_endpoint names auth_m2m_issuer \"%V\", "
-                      "which is not a local issuer (it has no "
-                      "\"signing_key\") in %s:%ui", &issuer->name,
-                      endpoint->file, endpoint->line);
-        return NGX_ERROR;
-    }
-
-    if (issuer->policy->audiences.empty()) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "auth_m2m_token_endpoint names auth_m2m_issuer \"%V\", "
-                      "which has no \"audience\": the tokens it issues "
-                      "need one (RFC 9068) in %s:%ui", &issuer->name,
-                      endpoint->file, endpoint->line);
+                      "\"auth_m2m_token_endpoint\" in %s:%ui names "
+                      "auth_m2m_issuer \"%V\", which has no \"audience\": "
+                      "the tokens it issues need one (RFC 9068)",
+                      endpoint->file, endpoint->line, &endpoint->issuer->name);
         return NGX_ERROR;
     }
 
     if (conf->issuers != NGX_CONF_UNSET_PTR && conf->issuers != NULL) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"auth_m2m\" cannot protect the token endpoint: "
-                      "clients authenticate there with their id and "
-                      "secret in %s:%ui", endpoint->file, endpoint->line);
+                      "\"auth_m2m\" cannot protect the token endpoint in "
+                      "%s:%ui: clients authenticate there with their id "
+                      "and secret", endpoint->file, endpoint->line);
         return NGX_ERROR;
     }
-
-    conf->issuers = NULL;
 
     return NGX_OK;
 }

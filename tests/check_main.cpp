@@ -30,6 +30,8 @@ int main()
     srunner_add_suite(runner, out_of_memory_suite());
     srunner_add_suite(runner, token_cache_suite());
     srunner_add_suite(runner, client_metadata_suite());
+    srunner_add_suite(runner, signing_key_suite());
+    srunner_add_suite(runner, metadata_suite());
     srunner_add_suite(runner, form_suite());
     srunner_add_suite(runner, token_request_suite());
     srunner_add_suite(runner, access_token_suite());

@@ -21,6 +21,8 @@ Suite *status_page_suite();
 Suite *out_of_memory_suite();
 Suite *token_cache_suite();
 Suite *client_metadata_suite();
+Suite *signing_key_suite();
+Suite *metadata_suite();
 Suite *form_suite();
 Suite *token_request_suite();
 Suite *access_token_suite();

@@ -7,15 +7,16 @@ namespace m2m {
 
 namespace {
 
+constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
 constexpr std::array<int8_t, 256> make_table()
 {
     std::array<int8_t, 256> t{};
     for (auto &v : t) {
         v = -1;
     }
-    const char *alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     for (int i = 0; i < 64; i++) {
-        t[static_cast<unsigned char>(alphabet[i])] = static_cast<int8_t>(i);
+        t[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int8_t>(i);
     }
     return t;
 }
@@ -50,6 +51,26 @@ bool decode(std::string_view in, Emit emit)
 }
 
 }  // namespace
+
+std::string base64url_encode(std::string_view in)
+{
+    std::string out;
+    out.reserve(base64url_encoded_size(in.size()));
+    uint32_t acc = 0;
+    int bits = 0;
+    for (unsigned char c : in) {
+        acc = ((acc << 8) | c) & 0xffff;
+        bits += 8;
+        while (bits >= 6) {
+            bits -= 6;
+            out += kAlphabet[(acc >> bits) & 63];
+        }
+    }
+    if (bits > 0) {
+        out += kAlphabet[(acc << (6 - bits)) & 63];
+    }
+    return out;
+}
 
 bool base64url_decode(std::string_view in, std::string *out) noexcept
 {

@@ -9,6 +9,9 @@
 
 namespace m2m {
 
+// RFC 4648 §5 without padding. Throws std::bad_alloc only.
+std::string base64url_encode(std::string_view in);
+
 bool base64url_decode(std::string_view in, std::string *out) noexcept;
 
 // The same into a caller's buffer of `capacity` bytes (a stack array on the

@@ -4,7 +4,9 @@
 
 #include <memory>
 
+#include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
@@ -19,6 +21,8 @@ struct OpenSslDeleter {
     void operator()(OSSL_PARAM_BLD *p) const noexcept { OSSL_PARAM_BLD_free(p); }
     void operator()(OSSL_PARAM *p) const noexcept { OSSL_PARAM_free(p); }
     void operator()(BIGNUM *p) const noexcept { BN_free(p); }
+    void operator()(BIO *p) const noexcept { BIO_free(p); }
+    void operator()(ECDSA_SIG *p) const noexcept { ECDSA_SIG_free(p); }
 };
 
 using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, OpenSslDeleter>;
@@ -28,6 +32,8 @@ using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, OpenSslDeleter>;
 using ParamBuilderPtr = std::unique_ptr<OSSL_PARAM_BLD, OpenSslDeleter>;
 using ParamsPtr = std::unique_ptr<OSSL_PARAM, OpenSslDeleter>;
 using BignumPtr = std::unique_ptr<BIGNUM, OpenSslDeleter>;
+using BioPtr = std::unique_ptr<BIO, OpenSslDeleter>;
+using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, OpenSslDeleter>;
 
 // Errors that OpenSSL queues while this lives are dropped when it ends;
 // errors queued before are kept. A refused signature queues one (RSA

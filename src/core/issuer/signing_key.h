@@ -3,6 +3,7 @@
 // issuer signs; all are published in its JWK Set and accepted (rotation).
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -10,6 +11,10 @@
 #include "openssl_handles.h"
 
 namespace m2m {
+
+// PEM text larger than this is no single key (an RSA-16384 PKCS#8 key is
+// about 12 KiB).
+constexpr size_t kMaxPemSize = 64 * 1024;
 
 class SigningKey {
 public:
@@ -35,7 +40,12 @@ private:
     std::string public_jwk_;
 };
 
-// {"keys":[...]} of the public JWKs, in order.
+// {"keys":[...]} of the public JWKs, in order. Throws std::bad_alloc only.
 std::string jwks_json(const SigningKey *keys, size_t count);
+
+// The RFC 7638 thumbprint (SHA-256 over the required members in
+// lexicographic order, base64url) of an RSA or EC P-256/P-384 key, public or
+// private; empty if it is another kind or OpenSSL fails.
+std::string jwk_thumbprint(const EVP_PKEY *key) noexcept;
 
 }  // namespace m2m
