@@ -3,7 +3,12 @@
 #include <string>
 #include <vector>
 
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+
 #include "issuer/access_token.h"
+#include "keys/jwks.h"
+#include "test_keys.h"
 #include "test_suites.h"
 #include "test_support.h"
 
@@ -69,7 +74,75 @@ std::vector<std::string> member_names(const json_t *object)
     return names;
 }
 
+std::string pem_of(testkeys::KeyName name)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    ck_assert_int_eq(PEM_write_bio_PrivateKey(bio, testkeys::pkey(name), nullptr, nullptr, 0, nullptr, nullptr), 1);
+    char *data;
+    const long size = BIO_get_mem_data(bio, &data);
+    std::string pem(data, static_cast<size_t>(size));
+    BIO_free(bio);
+    return pem;
+}
+
+// The header and payload of a compact token, decoded by the tests' own
+// base64url reader.
+m2m::JsonPtr part_of(const std::string &token, int index)
+{
+    size_t start = 0;
+    for (int i = 0; i < index; i++) {
+        start = token.find('.', start) + 1;
+    }
+    const std::string part = token.substr(start, token.find('.', start) - start);
+    std::string text;
+    ck_assert(testkeys::b64url_decode(part, &text));
+    m2m::JsonPtr object = m2m::parse_json_object(text);
+    ck_assert_msg(object != nullptr, "not a JSON object: %s", text.c_str());
+    return object;
+}
+
 }  // namespace
+
+START_TEST(test_issued_tokens_verify)
+{
+    const struct {
+        testkeys::KeyName key;
+        const char *alg;
+    } cases[] = {{testkeys::KeyName::rsa, "RS256"}, {testkeys::KeyName::p256, "ES256"},
+                 {testkeys::KeyName::p384, "ES384"}};
+    const m2m::Client client = make_client("{\"org_id\":\"org_42\"}");
+    m2m::TokenGrant grant = make_grant(client);
+    grant.audience = testsupport::kAudience;
+    for (const auto &c : cases) {
+        m2m::SigningKey key;
+        std::string error;
+        ck_assert_msg(m2m::SigningKey::load(pem_of(c.key), &key, &error), "%s: %s", c.alg, error.c_str());
+        const std::optional<std::string> token =
+            m2m::issue_access_token(key, testsupport::kIssuer, grant, kNow, 600, &error);
+        ck_assert_msg(token.has_value(), "%s: %s", c.alg, error.c_str());
+
+        const m2m::JsonPtr header = part_of(*token, 0);
+        ck_assert_std_str_eq(str(header.get(), "alg"), c.alg);
+        ck_assert_std_str_eq(str(header.get(), "typ"), "at+jwt");
+        ck_assert_std_str_eq(str(header.get(), "kid"), key.kid());
+        const m2m::JsonPtr claims = part_of(*token, 1);
+        ck_assert_std_str_eq(str(claims.get(), "client_id"), client.client_id);
+        ck_assert_std_str_eq(str(claims.get(), "org_id"), "org_42");
+        ck_assert_uint_eq(str(claims.get(), "jti").size(), 32);
+
+        // This module's verifier takes it with the key's public JWK, at+jwt required.
+        testsupport::TestIssuer issuer =
+            testsupport::make_policy(testsupport::load_keys(m2m::jwks_json(&key, 1)));
+        issuer.require_typ = {"at+jwt"};
+        ck_assert_status(testsupport::check_token(*token, issuer, kNow), m2m::Reason::ok);
+        ck_assert_status(testsupport::check_token(*token, issuer, kNow + 600 + 61), m2m::Reason::expired);
+        // Any bit of the signature changed, it does not verify.
+        std::string forged = *token;
+        forged[forged.size() - 3] = forged[forged.size() - 3] == 'A' ? 'B' : 'A';
+        ck_assert_status(testsupport::check_token(forged, issuer, kNow), m2m::Reason::bad_signature);
+    }
+}
+END_TEST
 
 START_TEST(test_registered_claims)
 {
@@ -196,6 +269,7 @@ Suite *access_token_suite()
     tcase_add_test(tc, test_extra_claims_never_override);
     tcase_add_test(tc, test_claims_refuse_non_utf8);
     tcase_add_test(tc, test_token_ids);
+    tcase_add_test(tc, test_issued_tokens_verify);
     suite_add_tcase(s, tc);
     TCase *bodies = tcase_create("bodies");
     tcase_add_test(bodies, test_success_body);
