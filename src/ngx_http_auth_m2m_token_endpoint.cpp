@@ -380,6 +380,10 @@ ngx_http_auth_m2m_token_read_body(ngx_http_request_t *r, ngx_str_t *body)
     }
 
     if (rb->temp_file) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "auth_m2m: token request body in a temporary file, "
+                      "refused: client_body_buffer_size is smaller than "
+                      "the body");
         return false;
     }
 

@@ -275,9 +275,11 @@ START_TEST(test_malformed_body)
     }
     Request big = with_basic(f.reader, "grant_type=client_credentials&pad=" + std::string(m2m::kMaxFormSize, 'x'));
     assert_refused(decide(f, big), OAuthError::invalid_request, 400, "over kMaxFormSize");
+    ck_assert_std_str_eq(decide(f, big).refusal->description, "request body over 8192 bytes");
     Request flagged = with_basic(f.reader);
     flagged.body_too_large = true;
     assert_refused(decide(f, flagged), OAuthError::invalid_request, 400, "body_too_large");
+    ck_assert_std_str_eq(decide(f, flagged).refusal->description, "request body too large");
 }
 END_TEST
 

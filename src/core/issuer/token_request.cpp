@@ -162,7 +162,7 @@ TokenDecision decide(const TokenRequest &request, const Registry &registry, cons
         return refused(std::move(*refusal));
     }
     if (request.body_too_large) {
-        return refused(*check_form(FormError::too_large, {}));
+        return refused(refuse(OAuthError::invalid_request, "request body too large"));
     }
     FormParams params;
     std::string repeated;
