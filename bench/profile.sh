@@ -73,5 +73,5 @@ kill -QUIT "$(cat "$dir/nginx.pid")"
 wait
 rm -f "$dir/nginx.pid"
 callgrind_annotate --inclusive=yes --auto=no "$dir/callgrind.out" 2>/dev/null \
-    | grep -E 'ngx_http_core_access_phase|m2m::screen\(|m2m::authenticate\(|m2m::authorize\(|TokenCache::find\(|verify_compact_signature|RSA_verify|Token::parse|json_loadb|ngx_http_auth_m2m_variable|PROGRAM TOTALS' \
+    | grep -E 'ngx_http_core_access_phase|m2m::screen\(|m2m::authenticate\(|m2m::authorize\(|TokenCache::find\(|ngx_http_auth_m2m_token\(|verify_signature|RSA_verify|Token::parse|base64url_decode|json_loadb|ngx_http_auth_m2m_variable|PROGRAM TOTALS' \
     | sed -E 's/ \[[^]]*\]$//' | cut -c1-150

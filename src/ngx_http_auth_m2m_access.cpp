@@ -94,6 +94,7 @@ ngx_http_auth_m2m_log_refusal(ngx_http_request_t *r,
 {
     const char                    *code = m2m::reason_code(state->verdict);
     ngx_uint_t                     level;
+    std::string_view               client_id;
     ngx_http_auth_m2m_loc_conf_t  *alcf;
 
     alcf = static_cast<ngx_http_auth_m2m_loc_conf_t *>(
@@ -102,10 +103,12 @@ ngx_http_auth_m2m_log_refusal(ngx_http_request_t *r,
 
     /* the client id comes from claims only once their signature held */
     if (state->token) {
+        client_id = state->token->client_id();
+
         ngx_log_error(level, r->connection->log, 0,
-                      "auth_m2m: access refused: %s, client_id \"%s\", "
-                      "issuer \"%V\"", code,
-                      state->token->client_id().c_str(), &state->issuer->name);
+                      "auth_m2m: access refused: %s, client_id \"%*s\", "
+                      "issuer \"%V\"", code, client_id.size(),
+                      client_id.data(), &state->issuer->name);
 
     } else if (state->issuer) {
         ngx_log_error(level, r->connection->log, 0,

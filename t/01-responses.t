@@ -5,6 +5,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
+use IO::Socket::IP;
 use M2MTest qw(now b64u json_text);
 use Crypt::Misc qw(decode_b64u);
 
@@ -108,6 +109,44 @@ for my $case (['Bearer', 'Bearer alone'], ['Bearer a b', 'two tokens'],
     my $r = req('/api/x', headers => { Authorization => $case->[0] });
     refused($r, 400, 'bad_authorization', $case->[1]);
     $log_expect{ $r->{n} } = ['bad_authorization', undef] if $case->[1] eq 'two tokens';
+}
+
+# ------------------------------------------------------------ b64token characters
+# RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" /
+# "/" ) *"=". Every other byte, at the start, around the checker's steps of
+# eight characters and at the end, is bad_authorization (400); the set's
+# own characters make a b64token that is no JWS (malformed, 401). "=" only
+# ends a token.
+{
+    my $b64token = qr{^[A-Za-z0-9\-._~+/]$};
+    my @wrong;
+    for my $byte (0x21 .. 0x7e) {
+        my $c = chr $byte;
+        for my $at (0, 7, 8, 15, 16, 39) {
+            my $token = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN';
+            substr($token, $at, 1) = $c;
+            my $want = $c =~ $b64token || ($c eq '=' && $at == 39) ? 401 : 400;
+            my $r = req('/api/x', headers => { Authorization => "Bearer $token" });
+            push @wrong, sprintf('0x%02x at %d: %s', $byte, $at, $r->{status}) if $r->{status} != $want;
+        }
+    }
+    # Bytes HTTP::Tiny will not send in a header, over a connection of our own.
+    for my $byte (0x01, 0x7f, 0x80, 0xff) {
+        for my $at (0, 8, 39) {
+            my $token = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN';
+            substr($token, $at, 1) = chr $byte;
+            my $sock = IO::Socket::IP->new(PeerAddr => '127.0.0.1', PeerPort => $t->port('main'),
+                Timeout => 10) or die "connect: $@";
+            print $sock "GET /api/x?n=" . ++$n . " HTTP/1.0\r\nHost: x\r\nAuthorization: Bearer $token\r\n\r\n";
+            my $status = (<$sock> // '') =~ m{^HTTP/1\.\d (\d+)} ? $1 : 0;
+            push @wrong, sprintf('0x%02x at %d: %s', $byte, $at, $status) if $status != 400;
+        }
+    }
+    is_deeply(\@wrong, [], 'each byte at each place: a b64token character or bad_authorization');
+    refused(req('/api/x', headers => { Authorization => 'Bearer abcdefghijklmnop==' }), 401, 'malformed',
+        'trailing "=" after sixteen characters');
+    refused(req('/api/x', headers => { Authorization => 'Bearer abcdefghijklmnop=q' }), 400,
+        'bad_authorization', '"=" before the end');
 }
 
 # ------------------------------------------------------------ success

@@ -183,6 +183,63 @@ START_TEST(test_encoder)
 }
 END_TEST
 
+// The decoder works a quad of characters at a time and finishes a tail of
+// two or three: at every length from 0 to 12 (each tail after 0 to 2 whole
+// quads), every byte value at every position is accepted exactly when it is
+// in the alphabet (and, in the last place, leaves zero bits over), by both
+// forms alike; what is accepted decodes to the bytes that encode to it.
+START_TEST(test_every_byte_at_every_position)
+{
+    static const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    for (size_t len = 0; len <= 12; len++) {
+        std::string bytes;
+        for (size_t i = 0; i < m2m::base64url_decoded_size(len); i++) {
+            bytes.push_back(static_cast<char>(0x9d * (i + 1)));
+        }
+        const std::string valid = testkeys::b64url_encode(bytes);
+        if (len % 4 == 1) {
+            assert_rejected(std::string(len, 'A'));
+            continue;
+        }
+        ck_assert_uint_eq(valid.size(), len);
+        ck_assert_std_str_eq(decoded(valid), bytes);
+        for (size_t pos = 0; pos < len; pos++) {
+            for (int c = 0; c < 256; c++) {
+                std::string in = valid;
+                in[pos] = static_cast<char>(c);
+                const size_t index = alphabet.find(static_cast<char>(c));
+                const unsigned spare = pos + 1 < len ? 0 : len % 4 == 2 ? 0x0f : len % 4 == 3 ? 0x03 : 0;
+                const bool want = index != std::string::npos && (index & spare) == 0;
+                std::string out;
+                unsigned char buffer[12];
+                size_t size = 99;
+                const bool as_string = decode(in, &out);
+                const bool as_buffer = m2m::base64url_decode(in, buffer, sizeof buffer, &size);
+                ck_assert_msg(as_string == want && as_buffer == want, "length %zu, byte 0x%02x at %zu: %d/%d", len,
+                              c, pos, as_string, as_buffer);
+                if (want) {
+                    ck_assert_std_str_eq(testkeys::b64url_encode(out), in);
+                    ck_assert_uint_eq(size, out.size());
+                    ck_assert(std::string(reinterpret_cast<char *>(buffer), size) == out);
+                } else {
+                    ck_assert_uint_eq(size, 0);
+                }
+            }
+        }
+    }
+}
+END_TEST
+
+// The decoded length of each encoded length: exactly base64url_encoded_size's
+// inverse.
+START_TEST(test_decoded_size)
+{
+    for (size_t bytes = 0; bytes < 100; bytes++) {
+        ck_assert_uint_eq(m2m::base64url_decoded_size(m2m::base64url_encoded_size(bytes)), bytes);
+    }
+}
+END_TEST
+
 Suite *base64url_suite()
 {
     Suite *s = suite_create("base64url");
@@ -197,6 +254,8 @@ Suite *base64url_suite()
     tcase_add_test(tc, test_output_replaced_not_appended);
     tcase_add_test(tc, test_buffer_form_matches_string_form);
     tcase_add_test(tc, test_encoder);
+    tcase_add_test(tc, test_every_byte_at_every_position);
+    tcase_add_test(tc, test_decoded_size);
     suite_add_tcase(s, tc);
     return s;
 }

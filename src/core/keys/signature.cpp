@@ -6,8 +6,6 @@
 
 #include <openssl/rsa.h>
 
-#include "base64url.h"
-
 namespace m2m {
 
 namespace {
@@ -220,33 +218,6 @@ Reason verify_signature(const Key &key, Algorithm alg, std::string_view signing_
     // over the modulus, a bad padding, r or s out of range) all alike.
     return EVP_PKEY_verify(ctx.get(), sig, sig_size, digest, digest_size) == 1 ? Reason::ok
                                                                               : Reason::bad_signature;
-}
-
-Reason verify_compact_signature(const Key &key, Algorithm alg, std::string_view compact) noexcept
-{
-    const size_t last_dot = compact.rfind('.');
-    if (last_dot == std::string_view::npos || compact.find('.') == last_dot) {
-        return Reason::malformed;
-    }
-    if (!key.fits(alg)) {
-        return Reason::key_alg_mismatch;
-    }
-    if (key.signature_size > kMaxSignatureSize) {
-        return Reason::internal_error;  // not a key parse_jwks made
-    }
-    // A signature of any other length cannot be the key's: refused before
-    // a byte of it is decoded.
-    const std::string_view segment = compact.substr(last_dot + 1);
-    if (segment.size() != base64url_encoded_size(key.signature_size)) {
-        return Reason::bad_signature;
-    }
-    unsigned char signature[kMaxSignatureSize];
-    size_t size = 0;
-    if (!base64url_decode(segment, signature, sizeof signature, &size)) {
-        return Reason::malformed;
-    }
-    return verify_signature(key, alg, compact.substr(0, last_dot),
-                            std::string_view(reinterpret_cast<const char *>(signature), size));
 }
 
 }  // namespace m2m

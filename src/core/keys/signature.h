@@ -2,8 +2,8 @@
 // OpenSSL 3's EVP interface, on the key jwks.cpp made ready once per key set.
 // Per call: one digest of the signing input with a digest fetched once per
 // process, a copy of the key's prepared verification context, and the public
-// key operation. The token is read in place: no copy of it, and the decoded
-// signature lives on the stack.
+// key operation. It reads the signing input and the signature where
+// Token::parse left them: nothing is decoded or copied again.
 #pragma once
 
 #include <cstddef>
@@ -15,9 +15,6 @@
 #include "reason.h"
 
 namespace m2m {
-
-// The longest signature an accepted key makes: RSA at kMaxRsaBits.
-constexpr size_t kMaxSignatureSize = kMaxRsaBits / 8;
 
 // A verification context for `alg` with `pkey`, set up once: the provider's
 // implementation, the digest, and for RSA the padding (PKCS#1 v1.5 for RS*;
@@ -46,12 +43,5 @@ EvpPkeyCtxPtr prepare_verification(EVP_PKEY *pkey, Algorithm alg) noexcept;
 // holds the two as two tokens).
 Reason verify_signature(const Key &key, Algorithm alg, std::string_view signing_input,
                         std::string_view signature) noexcept;
-
-// The same on a compact JWS as Token::parse accepted it: the signing input is
-// the token up to its last '.', and the base64url segment after it is decoded
-// into a stack buffer. Beyond verify_signature's results: malformed if the
-// token has fewer than two '.' or the segment is not strict base64url; a
-// segment of the wrong length is bad_signature without being decoded.
-Reason verify_compact_signature(const Key &key, Algorithm alg, std::string_view compact) noexcept;
 
 }  // namespace m2m

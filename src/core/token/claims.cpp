@@ -1,7 +1,6 @@
 #include "token/claims.h"
 
 #include <cstdlib>
-#include <cstring>
 #include <strings.h>
 
 namespace m2m {
@@ -42,22 +41,6 @@ bool parse_index(const std::string &step, size_t *index)
     return true;
 }
 
-const json_t *find_claim_named(const json_t *object, const std::string &key)
-{
-    if (const json_t *exact = json_object_get(object, key.c_str())) {
-        return exact;
-    }
-    const char *member;
-    const json_t *value;
-    json_object_foreach(const_cast<json_t *>(object), member, value)
-    {
-        if (strlen(member) == key.size() && strcasecmp(member, key.c_str()) == 0) {
-            return value;
-        }
-    }
-    return nullptr;
-}
-
 }  // namespace
 
 std::optional<std::string> render_claim(const json_t *value) noexcept
@@ -96,11 +79,21 @@ std::optional<std::string> render_claim(const json_t *value) noexcept
 
 const json_t *find_claim(const json_t *object, std::string_view name) noexcept
 {
-    try {
-        return find_claim_named(object, std::string(name));
-    } catch (...) {
-        return nullptr;
+    // By length, so the name needs no NUL-terminated copy (jansson's strings
+    // hold no NUL: parse_json_object refuses them).
+    if (const json_t *exact = json_object_getn(object, name.data(), name.size())) {
+        return exact;
     }
+    const char *member;
+    size_t member_size;
+    const json_t *value;
+    json_object_keylen_foreach(const_cast<json_t *>(object), member, member_size, value)
+    {
+        if (member_size == name.size() && strncasecmp(member, name.data(), name.size()) == 0) {
+            return value;
+        }
+    }
+    return nullptr;
 }
 
 const json_t *find_claim_path(const json_t *object, const std::vector<std::string> &path) noexcept

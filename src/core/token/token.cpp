@@ -1,7 +1,5 @@
 #include "token/token.h"
 
-#include <algorithm>
-
 #include "base64url.h"
 
 namespace m2m {
@@ -10,11 +8,13 @@ namespace {
 
 Reason decode_object(std::string_view part, JsonPtr *out)
 {
-    std::string raw;
-    if (part.empty() || !base64url_decode(part, &raw)) {
+    // On the stack: no segment of a token parse accepts decodes to more.
+    unsigned char raw[base64url_decoded_size(kMaxTokenSize)];
+    size_t size = 0;
+    if (part.empty() || !base64url_decode(part, raw, sizeof raw, &size)) {
         return Reason::malformed;
     }
-    *out = parse_json_object(raw);
+    *out = parse_json_object(std::string_view(reinterpret_cast<const char *>(raw), size));
     return *out ? Reason::ok : Reason::malformed;
 }
 
@@ -33,19 +33,23 @@ Reason Token::parse(std::string_view compact, Token *out) noexcept
     if (compact.size() > kMaxTokenSize) {
         return Reason::token_too_large;
     }
-    auto dots = std::count(compact.begin(), compact.end(), '.');
-    if (dots == 4) {
+    // A JWS has two '.', a JWE four: where the first five are is all the
+    // shape needs.
+    size_t dots[5];
+    size_t count = 0;
+    for (size_t at = compact.find('.'); at != std::string_view::npos && count < 5; at = compact.find('.', at + 1)) {
+        dots[count++] = at;
+    }
+    if (count == 4) {
         return Reason::jwe_not_supported;
     }
-    if (dots != 2) {
+    if (count != 2) {
         return Reason::malformed;
     }
     try {
-        size_t first = compact.find('.');
-        size_t second = compact.find('.', first + 1);
-        std::string_view header_part = compact.substr(0, first);
-        std::string_view payload_part = compact.substr(first + 1, second - first - 1);
-        std::string_view signature_part = compact.substr(second + 1);
+        std::string_view header_part = compact.substr(0, dots[0]);
+        std::string_view payload_part = compact.substr(dots[0] + 1, dots[1] - dots[0] - 1);
+        std::string_view signature_part = compact.substr(dots[1] + 1);
 
         Token token;
         if (decode_object(header_part, &token.header_) != Reason::ok ||
@@ -54,11 +58,19 @@ Reason Token::parse(std::string_view compact, Token *out) noexcept
         }
         // An empty signature is well-formed (RFC 7515 unsecured JWS);
         // authenticate() refuses it as alg_not_allowed or bad_signature,
-        // which says more.
-        std::string signature;
-        if (!base64url_decode(signature_part, &signature)) {
+        // which says more. Decoded here once, after a copy of the token:
+        // the signature check reads it from there.
+        const size_t signature_size = base64url_decoded_size(signature_part.size());
+        token.bytes_.reserve(compact.size() + signature_size);
+        token.bytes_.assign(compact.data(), compact.size());
+        token.bytes_.resize(compact.size() + signature_size);
+        size_t decoded = 0;
+        if (!base64url_decode(signature_part, reinterpret_cast<unsigned char *>(&token.bytes_[compact.size()]),
+                              signature_size, &decoded)) {
             return Reason::malformed;
         }
+        token.compact_size_ = compact.size();
+        token.signing_input_size_ = dots[1];
         if (!json_string_member(token.header_.get(), "alg", &token.alg_)) {
             return Reason::malformed;
         }
@@ -67,11 +79,9 @@ Reason Token::parse(std::string_view compact, Token *out) noexcept
             return Reason::malformed;
         }
         token.has_kid_ = present;
-        token.signature_size_ = signature.size();
         if (!optional_string(token.claims_.get(), "iss", &token.issuer_, &present)) {
             return Reason::malformed_claim;
         }
-        token.compact_.assign(compact.data(), compact.size());
         *out = std::move(token);
         return Reason::ok;
     } catch (...) {

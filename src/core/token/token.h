@@ -22,25 +22,35 @@ public:
 
     const json_t *header() const noexcept { return header_.get(); }
     const json_t *claims() const noexcept { return claims_.get(); }
-    const std::string &compact() const noexcept { return compact_; }
+    // The token as the client sent it.
+    std::string_view compact() const noexcept { return std::string_view(bytes_).substr(0, compact_size_); }
+    // What the signature covers (RFC 7515 §5.2): the token up to its last '.'.
+    std::string_view signing_input() const noexcept { return compact().substr(0, signing_input_size_); }
+    // The signature's bytes, decoded here once for the signature check (empty
+    // for an unsecured JWS).
+    std::string_view signature() const noexcept { return std::string_view(bytes_).substr(compact_size_); }
+    // The heap block that holds compact() and signature(), for the token
+    // cache's memory accounting.
+    size_t bytes_capacity() const noexcept { return bytes_.capacity(); }
 
     // Header "alg" and the payload's "iss" (both checked to be strings by parse
     // when present); empty when absent.
     std::string_view alg() const noexcept { return alg_; }
     std::string_view issuer() const noexcept { return issuer_; }
     bool has_kid() const noexcept { return has_kid_; }
-    size_t signature_size() const noexcept { return signature_size_; }  // decoded bytes
     std::string_view kid() const noexcept { return kid_; }
 
 private:
-    std::string compact_;
+    // The compact token, then its decoded signature: one allocation for both.
+    std::string bytes_;
+    size_t compact_size_ = 0;
+    size_t signing_input_size_ = 0;
     JsonPtr header_;
     JsonPtr claims_;
     std::string_view alg_;
     std::string_view issuer_;
     std::string_view kid_;
     bool has_kid_ = false;
-    size_t signature_size_ = 0;
 };
 
 }  // namespace m2m

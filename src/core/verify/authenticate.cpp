@@ -81,8 +81,10 @@ Reason check_signature(const Token &token, Algorithm alg, const KeySet &keys)
     }
     // EVP on the key made ready when the set was parsed, not cjose: cjose
     // imports the whole token again and hands OpenSSL a legacy key on every
-    // call (bench/signature_speed.cpp measures both).
-    return verify_compact_signature(*key, alg, token.compact());
+    // call (bench/signature_speed.cpp measures both). The signature was
+    // decoded by Token::parse; a signature of the wrong length for the key
+    // is refused before any digest.
+    return verify_signature(*key, alg, token.signing_input(), token.signature());
 }
 
 // A NumericDate claim: absent is fine (present=false), a non-number is not.
@@ -195,7 +197,7 @@ Reason authenticate(Token token, const IssuerPolicy &issuer, const IssuerKeys &k
             return status;
         }
 
-        std::shared_ptr<VerifiedToken> verified(new VerifiedToken());
+        std::shared_ptr<VerifiedToken> verified = std::make_shared<VerifiedToken>(VerifiedToken::Made());
         verified->token_ = std::move(token);
         verified->issuer_ = &issuer;
         verified->generation_ = keys.generation;

@@ -37,7 +37,16 @@ struct TimeClaims {
 // A token whose signature held under one issuer's keys. Made only by
 // authenticate(), immutable after: it may be shared between requests.
 class VerifiedToken {
+    // Only authenticate() can name it, so only authenticate() can call the
+    // constructor, which is public for std::make_shared alone (the object
+    // and its use count in one allocation).
+    struct Made {
+        explicit Made() = default;
+    };
+
 public:
+    explicit VerifiedToken(Made) noexcept {}
+
     const Token &token() const noexcept { return token_; }
     // The issuer it was verified for, and the generation of its keys then.
     const IssuerPolicy &issuer() const noexcept { return *issuer_; }
@@ -49,22 +58,22 @@ public:
     // reported after the times, as authorize() does.
     Reason claims_status() const noexcept { return claims_status_; }
 
-    // Read with the issuer's client_id_claims and scope_claims.
-    const std::string &client_id() const noexcept { return client_id_; }
+    // Read with the issuer's client_id_claims and scope_claims. The client id
+    // is a view into the token's claims, which this object owns.
+    std::string_view client_id() const noexcept { return client_id_; }
     const std::vector<std::string> &scopes() const noexcept { return scopes_; }
     const std::string &scope_string() const noexcept { return scope_string_; }  // joined by spaces
 
 private:
     friend Reason authenticate(Token token, const IssuerPolicy &issuer, const IssuerKeys &keys,
                                std::shared_ptr<const VerifiedToken> *out) noexcept;
-    VerifiedToken() = default;
 
     Token token_;
     const IssuerPolicy *issuer_ = nullptr;
     uint64_t generation_ = 0;
     TimeClaims times_;
     Reason claims_status_ = Reason::ok;
-    std::string client_id_;
+    std::string_view client_id_;
     std::vector<std::string> scopes_;
     std::string scope_string_;
 };

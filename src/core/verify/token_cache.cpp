@@ -32,7 +32,9 @@ bool death_time(const TimeClaims &times, int64_t leeway, int64_t *dies_at)
 // alignment, 32 bytes at least.
 constexpr size_t chunk(size_t n) { return n + 8 + 15 < 32 ? 32 : (n + 8 + 15) & ~size_t(15); }
 
-size_t string_cost(const std::string &s) { return s.capacity() > 15 ? chunk(s.capacity() + 1) : 0; }
+size_t capacity_cost(size_t capacity) { return capacity > 15 ? chunk(capacity + 1) : 0; }
+
+size_t string_cost(const std::string &s) { return capacity_cost(s.capacity()); }
 
 // jansson 2.14's nodes: a json_t header {type, refcount} in every value;
 // objects are a hashtable (buckets of two pointers, 8 at first, doubled
@@ -84,13 +86,14 @@ size_t json_cost(const json_t *value)
 
 size_t TokenCache::entry_cost(const VerifiedToken &token) noexcept
 {
-    // the VerifiedToken, its shared_ptr control block, the LRU list node,
-    // the index node and its share of the buckets (at most one per entry)
-    constexpr size_t kNodes = chunk(sizeof(VerifiedToken)) + chunk(32) + chunk(sizeof(Entry) + 16) +
+    // the VerifiedToken with its shared_ptr control block (make_shared), the
+    // LRU list node, the index node and its share of the buckets (at most
+    // one per entry)
+    constexpr size_t kNodes = chunk(sizeof(VerifiedToken) + 16) + chunk(sizeof(Entry) + 16) +
                               chunk(sizeof(std::string_view) + sizeof(Lru::iterator) + 16) + 2 * sizeof(void *) +
                               32;  // slack: what the tests measure sits within a few bytes
-    size_t cost = kNodes + string_cost(token.token().compact()) + json_cost(token.token().header()) +
-                  json_cost(token.token().claims()) + string_cost(token.client_id()) +
+    size_t cost = kNodes + capacity_cost(token.token().bytes_capacity()) + json_cost(token.token().header()) +
+                  json_cost(token.token().claims()) +
                   string_cost(token.scope_string()) + chunk(token.scopes().capacity() * sizeof(std::string));
     for (const std::string &scope : token.scopes()) {
         cost += string_cost(scope);
