@@ -363,13 +363,15 @@ ngx_http_auth_m2m_token_handler(ngx_http_request_t *r)
 
 
 /* The body in one piece if it is in memory and within the limit; false if
- * it is not (a chunked body has no Content-Length to refuse it by). */
+ * it is not (a chunked body has no Content-Length to refuse it by). A
+ * chunked body ends in a buffer with no data, only last_buf set. */
 bool
 ngx_http_auth_m2m_token_read_body(ngx_http_request_t *r, ngx_str_t *body)
 {
     u_char                   *p;
     size_t                    len;
-    ngx_buf_t                *b;
+    ngx_buf_t                *b, *data;
+    ngx_uint_t                n;
     ngx_chain_t              *cl;
     ngx_http_request_body_t  *rb = r->request_body;
 
@@ -388,11 +390,21 @@ ngx_http_auth_m2m_token_read_body(ngx_http_request_t *r, ngx_str_t *body)
     }
 
     len = 0;
+    n = 0;
+    data = NULL;
 
     for (cl = rb->bufs; cl; cl = cl->next) {
         b = cl->buf;
 
-        if (b->in_file || !ngx_buf_in_memory(b)) {
+        if (b->in_file) {
+            return false;
+        }
+
+        if (ngx_buf_special(b)) {
+            continue;
+        }
+
+        if (!ngx_buf_in_memory(b)) {
             return false;
         }
 
@@ -401,14 +413,19 @@ ngx_http_auth_m2m_token_read_body(ngx_http_request_t *r, ngx_str_t *body)
         if (len > m2m::kMaxFormSize) {
             return false;
         }
+
+        if (b->last != b->pos) {
+            data = b;
+            n++;
+        }
     }
 
-    if (len == 0) {
+    if (n == 0) {
         return true;
     }
 
-    if (rb->bufs->next == NULL) {
-        body->data = rb->bufs->buf->pos;
+    if (n == 1) {
+        body->data = data->pos;
         body->len = len;
         return true;
     }
@@ -421,7 +438,11 @@ ngx_http_auth_m2m_token_read_body(ngx_http_request_t *r, ngx_str_t *body)
     p = body->data;
 
     for (cl = rb->bufs; cl; cl = cl->next) {
-        p = ngx_cpymem(p, cl->buf->pos, cl->buf->last - cl->buf->pos);
+        b = cl->buf;
+
+        if (!ngx_buf_special(b) && b->last != b->pos) {
+            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+        }
     }
 
     body->len = len;
