@@ -23,6 +23,7 @@ extern "C" {
 
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>

@@ -78,6 +78,12 @@ char *ngx_http_auth_m2m_metadata_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_http_auth_m2m_base_url(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
+/* ngx_http_auth_m2m_token_endpoint.cpp */
+char *ngx_http_auth_m2m_token_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_auth_m2m_check_token_endpoint(ngx_conf_t *cf,
+    ngx_http_auth_m2m_loc_conf_t *conf);
+
 
 /* ngx_http_auth_m2m_registry.cpp: the registry file as this worker last read
  * it. Read at configuration (a missing file: no clients; a corrupt one fails

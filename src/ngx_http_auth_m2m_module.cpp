@@ -102,6 +102,13 @@ ngx_command_t  ngx_http_auth_m2m_commands[] = {
       offsetof(ngx_http_auth_m2m_main_conf_t, token_cache),
       NULL },
 
+    { ngx_string("auth_m2m_token_endpoint"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_auth_m2m_token_endpoint,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("auth_m2m_jwks_endpoint"),
       NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_auth_m2m_jwks_endpoint,
@@ -300,12 +307,15 @@ ngx_http_auth_m2m_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         static_cast<ngx_http_auth_m2m_loc_conf_t *>(child);
 
     if (conf->endpoint) {
-        if (ngx_http_auth_m2m_check_endpoint(cf, conf->endpoint) != NGX_OK) {
+        if (ngx_http_auth_m2m_check_endpoint(cf, conf->endpoint) != NGX_OK
+            || ngx_http_auth_m2m_check_token_endpoint(cf, conf) != NGX_OK)
+        {
             return static_cast<char *>(NGX_CONF_ERROR);
         }
 
-        /* public keys and metadata are for anyone: a token required by an
-         * outer level does not apply unless the location asks for one */
+        /* public keys and metadata are for anyone, and clients come to the
+         * token endpoint for a token: one required by an outer level does
+         * not apply unless the location asks for one */
         if (conf->issuers == NGX_CONF_UNSET_PTR) {
             conf->issuers = NULL;
         }

@@ -60,6 +60,10 @@ ngx_http_auth_m2m_render(ngx_http_request_t *r, bool prometheus)
         report.token_cache.hits = amcf->sh->token_cache_hits;
         report.token_cache.misses = amcf->sh->token_cache_misses;
         report.token_cache.evictions = amcf->sh->token_cache_evictions;
+        report.token_endpoint.issued = amcf->sh->tokens_issued;
+        report.token_endpoint.refused = amcf->sh->token_requests_refused;
+        report.token_endpoint.client_auth_failed =
+            amcf->sh->client_auth_failed;
 
         for (i = 0; i < m2m::kStatusCount; i++) {
             if (amcf->sh->refused[i]) {

@@ -24,6 +24,9 @@ struct ngx_http_auth_m2m_shctx_s {
     ngx_atomic_t                  token_cache_hits;     /* all workers' */
     ngx_atomic_t                  token_cache_misses;
     ngx_atomic_t                  token_cache_evictions;
+    ngx_atomic_t                  tokens_issued;        /* token endpoints */
+    ngx_atomic_t                  token_requests_refused;
+    ngx_atomic_t                  client_auth_failed;   /* of those refused */
     ngx_queue_t                   issuers;      /* of issuer_sh */
 };
 

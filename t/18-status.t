@@ -92,7 +92,10 @@ like($r->{headers}{'content-type'} // '', qr{^application/json\b}, 'status: Cont
 my $s0 = eval { decode_json($r->{content}) };
 ok($s0, 'status: valid JSON') or diag $r->{content};
 $s0 //= {};
-is_deeply([sort keys %$s0], ['issuers', 'requests', 'token_cache'], 'top level: requests, token_cache, issuers');
+is_deeply([sort keys %$s0], ['issuers', 'requests', 'token_cache', 'token_endpoint'],
+    'top level: requests, token_cache, token_endpoint, issuers');
+is_deeply($s0->{token_endpoint}, { issued => 0, refused => 0, client_authentication_failed => 0 },
+    'token_endpoint: issued, refused, client_authentication_failed, all 0 without a token endpoint');
 is_deeply([sort keys %{ $s0->{token_cache} // {} }], [qw(evictions hits misses size)],
     'token_cache: size, hits, misses, evictions');
 is($s0->{token_cache}{size}, 4 * 1024 * 1024, 'token_cache.size: the default, 4 MiB per worker');
@@ -205,6 +208,9 @@ is($s1->{issuers}{main}{fetches}{not_modified} + $s1->{issuers}{main}{fetches}{o
         'nginx_auth_m2m_token_cache_hits_total' => $st->{token_cache}{hits},
         'nginx_auth_m2m_token_cache_misses_total' => $st->{token_cache}{misses},
         'nginx_auth_m2m_token_cache_evictions_total' => $st->{token_cache}{evictions},
+        'nginx_auth_m2m_tokens_issued_total' => 0,
+        'nginx_auth_m2m_token_requests_refused_total' => 0,
+        'nginx_auth_m2m_client_authentication_failures_total' => 0,
         'nginx_auth_m2m_keys{issuer="main"}' => 1,
         'nginx_auth_m2m_keys{issuer="local"}' => 1,
         'nginx_auth_m2m_keys{issuer="down"}' => 0,

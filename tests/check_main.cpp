@@ -33,6 +33,9 @@ int main()
     srunner_add_suite(runner, signing_key_suite());
     srunner_add_suite(runner, metadata_suite());
     srunner_add_suite(runner, registry_suite());
+    srunner_add_suite(runner, form_suite());
+    srunner_add_suite(runner, token_request_suite());
+    srunner_add_suite(runner, access_token_suite());
 
     srunner_run_all(runner, CK_NORMAL);
     const int failed = srunner_ntests_failed(runner);

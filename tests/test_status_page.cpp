@@ -266,7 +266,7 @@ START_TEST(test_json_layout)
     ck_assert_msg(text.size() >= 3 && text.compare(text.size() - 3, 3, "\n}\n") == 0, "ending:\n%s", text.c_str());
 
     m2m::JsonPtr root = parse_report(text);
-    assert_names(root.get(), {"requests", "token_cache", "issuers"});
+    assert_names(root.get(), {"requests", "token_cache", "token_endpoint", "issuers"});
     const json_t *requests = member(root.get(), "requests");
     assert_names(requests, {"allowed", "refused"});
     ck_assert_int_eq(int_member(requests, "allowed"), 42);
@@ -281,6 +281,11 @@ START_TEST(test_json_layout)
     ck_assert_int_eq(int_member(cache, "hits"), 1000);
     ck_assert_int_eq(int_member(cache, "misses"), 12);
     ck_assert_int_eq(int_member(cache, "evictions"), 2);
+    const json_t *endpoint = member(root.get(), "token_endpoint");
+    assert_names(endpoint, {"issued", "refused", "client_authentication_failed"});
+    ck_assert_int_eq(int_member(endpoint, "issued"), 250);
+    ck_assert_int_eq(int_member(endpoint, "refused"), 9);
+    ck_assert_int_eq(int_member(endpoint, "client_authentication_failed"), 4);
 }
 END_TEST
 
@@ -448,6 +453,9 @@ START_TEST(test_prometheus_samples)
                      "nginx_auth_m2m_token_cache_hits_total 1000",
                      "nginx_auth_m2m_token_cache_misses_total 12",
                      "nginx_auth_m2m_token_cache_evictions_total 2",
+                     "nginx_auth_m2m_tokens_issued_total 250",
+                     "nginx_auth_m2m_token_requests_refused_total 9",
+                     "nginx_auth_m2m_client_authentication_failures_total 4",
                      "nginx_auth_m2m_issuer_info{issuer=\"corp\",iss=\"https://idp.example.com/\",source=\"discovery\","
                      "location=\"https://idp.example.com/.well-known/openid-configuration\","
                      "jwks_uri=\"https://idp.example.com/jwks\"} 1",
@@ -497,6 +505,9 @@ START_TEST(test_prometheus_help_and_type)
         {"token_cache_hits_total", "counter"},
         {"token_cache_misses_total", "counter"},
         {"token_cache_evictions_total", "counter"},
+        {"tokens_issued_total", "counter"},
+        {"token_requests_refused_total", "counter"},
+        {"client_authentication_failures_total", "counter"},
         {"issuer_info", "gauge"},
         {"keys", "gauge"},
         {"key_generation", "gauge"},
@@ -522,10 +533,11 @@ START_TEST(test_prometheus_empty_report)
     // Every family is still announced, so dashboards see the metric names.
     const std::string text = value_of(m2m::report_prometheus(ModuleReport{}));
     const std::vector<Sample> samples = check_exposition(text);
-    ck_assert_uint_eq(samples.size(), 5);
+    ck_assert_uint_eq(samples.size(), 8);
     ck_assert_std_str_eq(samples[0].name, "nginx_auth_m2m_requests_allowed_total");
     ck_assert_std_str_eq(samples[1].name, "nginx_auth_m2m_token_cache_size_bytes");
     ck_assert_std_str_eq(samples[4].name, "nginx_auth_m2m_token_cache_evictions_total");
+    ck_assert_std_str_eq(samples[7].name, "nginx_auth_m2m_client_authentication_failures_total");
     for (const Sample &s : samples) {
         ck_assert_std_str_eq(s.value, "0");
     }

@@ -24,3 +24,6 @@ Suite *client_metadata_suite();
 Suite *signing_key_suite();
 Suite *metadata_suite();
 Suite *registry_suite();
+Suite *form_suite();
+Suite *token_request_suite();
+Suite *access_token_suite();

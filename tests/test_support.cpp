@@ -200,6 +200,7 @@ m2m::ModuleReport sample_report()
     r.allowed = 42;
     r.refused = {{"expired", 3}, {"unknown_kid", 1}};
     r.token_cache = {4194304, 1000, 12, 2};
+    r.token_endpoint = {250, 9, 4};
     r.issuers = {remote_issuer(), file_issuer()};
     return r;
 }

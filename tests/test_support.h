@@ -98,8 +98,9 @@ m2m::Reason check_token(const std::string &compact, const TestIssuer &issuer, in
 
 // Reason page data: issuer "corp" (discovery, two keys, a last error) and
 // issuer "static" (jwks_file, one key without kid); sample_report() has both,
-// 42 allowed requests, two refusal counters and a 4 MiB token cache with
-// 1000 hits, 12 misses and 2 evictions.
+// 42 allowed requests, two refusal counters, a 4 MiB token cache with
+// 1000 hits, 12 misses and 2 evictions, and token endpoints that issued 250
+// tokens and refused 9 requests, 4 of them for failed client authentication.
 m2m::IssuerReport remote_issuer();
 m2m::IssuerReport file_issuer();
 m2m::ModuleReport sample_report();

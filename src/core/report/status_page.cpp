@@ -264,6 +264,12 @@ std::string json_text(const ModuleReport &report)
     set(cache.get(), "evictions", count(report.token_cache.evictions));
     set(root.get(), "token_cache", cache.release());
 
+    JsonPtr endpoint(checked(json_object()));
+    set(endpoint.get(), "issued", count(report.token_endpoint.issued));
+    set(endpoint.get(), "refused", count(report.token_endpoint.refused));
+    set(endpoint.get(), "client_authentication_failed", count(report.token_endpoint.client_auth_failed));
+    set(root.get(), "token_endpoint", endpoint.release());
+
     JsonPtr issuers(checked(json_object()));
     for (const IssuerReport &issuer : report.issuers) {
         set(issuers.get(), issuer.name, issuer_json(issuer).release());
@@ -297,6 +303,14 @@ std::string prometheus_text(const ModuleReport &report)
     sample(&out, "token_cache_misses_total", {}, std::to_string(report.token_cache.misses));
     family(&out, "token_cache_evictions_total", "counter", "Cached tokens pushed out for room.");
     sample(&out, "token_cache_evictions_total", {}, std::to_string(report.token_cache.evictions));
+
+    family(&out, "tokens_issued_total", "counter", "Access tokens issued by the token endpoints.");
+    sample(&out, "tokens_issued_total", {}, std::to_string(report.token_endpoint.issued));
+    family(&out, "token_requests_refused_total", "counter", "Token requests refused, for any reason.");
+    sample(&out, "token_requests_refused_total", {}, std::to_string(report.token_endpoint.refused));
+    family(&out, "client_authentication_failures_total", "counter",
+           "Token requests refused because client authentication failed.");
+    sample(&out, "client_authentication_failures_total", {}, std::to_string(report.token_endpoint.client_auth_failed));
 
     family(&out, "issuer_info", "gauge", "Configured issuers and where their keys come from.");
     for (const IssuerReport &issuer : report.issuers) {

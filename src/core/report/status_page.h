@@ -39,10 +39,18 @@ struct TokenCacheReport {
     uint64_t hits = 0, misses = 0, evictions = 0;
 };
 
+// The local issuers' token endpoints, all together.
+struct TokenEndpointReport {
+    uint64_t issued = 0;                // access tokens sent
+    uint64_t refused = 0;               // token requests refused, for any reason
+    uint64_t client_auth_failed = 0;    // of those, failed client authentication
+};
+
 struct ModuleReport {
     uint64_t allowed = 0;
     std::vector<std::pair<std::string, uint64_t>> refused;  // reason code -> count (only non-zero ones are passed in)
     TokenCacheReport token_cache;
+    TokenEndpointReport token_endpoint;
     std::vector<IssuerReport> issuers;
 };
 
@@ -50,6 +58,7 @@ struct ModuleReport {
 // newline; times of 0 and empty strings that mean "none" are null:
 //   {"requests": {"allowed": N, "refused": {"expired": N, ...}},
 //    "token_cache": {"size", "hits", "misses", "evictions"},
+//    "token_endpoint": {"issued", "refused", "client_authentication_failed"},
 //    "issuers": {"<name>": {"issuer", "source", "location", "jwks_uri",
 //                "keys": [{"kid", "alg"}], "generation", "last_attempt",
 //                "last_success", "last_error", "last_error_time",
