@@ -94,6 +94,13 @@ build_module() {
         make -s -f "$nginx_build/Makefile" -C "$src" -j"$(nproc)" modules
     fi
     cp "$nginx_build/ngx_http_auth_m2m_module.so" "$module"
+    # A core file left out of `config` links fine and fails only at
+    # load_module: say so now.
+    if nm -D --undefined-only "$module" | c++filt | grep -q 'm2m::'; then
+        nm -D --undefined-only "$module" | c++filt | grep 'm2m::' >&2
+        echo "build.sh: the module needs core functions it does not contain (a file missing from config?)" >&2
+        return 1
+    fi
     log "built $module"
     # the client registry's tool, beside the module (tests find it there)
     make -s -C "$top/src/cli" BUILD="$build" ${san_cc:+SAN="$san_cc"} -j"$(nproc)"
@@ -187,54 +194,60 @@ run_asan_tests() {
 # The demo: nginx.conf.example with local paths, a freshly generated issuer key
 # and tokens minted by python3-jwt (never by the module under test).
 run_demo() {
-    local run="$build/run"
-    mkdir -p "$run/logs"
+    local run="$build/run" m2m="$build/run/m2m" clients="$build/m2m-clients"
+    mkdir -p "$run/logs" "$m2m"
     sed -e "s|/usr/lib/nginx/modules/ngx_http_auth_m2m_module.so|$module|" \
-        -e "s|/etc/nginx/m2m/|$run/|g" \
+        -e "s|/etc/nginx/m2m/|$m2m/|g" \
         -e "s|/var/log/nginx/|$run/logs/|g" \
         "$top/nginx.conf.example" > "$run/nginx.conf"
-    /usr/bin/python3 - "$run" <<'PY'
-import json, os, sys, time
-import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from jwt.algorithms import ECAlgorithm
-
-run = sys.argv[1]
-key = ec.generate_private_key(ec.SECP256R1())
-jwk = json.loads(ECAlgorithm.to_jwk(key.public_key()))
-jwk.update(kid="demo-1", use="sig", alg="ES256")
-with open(os.path.join(run, "jwks.json"), "w") as f:
-    json.dump({"keys": [jwk]}, f, indent=2)
-
-now = int(time.time())
-def mint(name, client, scope, **extra):
-    claims = {"iss": "https://issuer.example.test", "aud": "tasks-api",
-              "sub": client, "client_id": client, "scope": scope,
-              "iat": now, "exp": now + 3600, "jti": os.urandom(8).hex()}
-    claims.update(extra)
-    tok = jwt.encode(claims, key, algorithm="ES256", headers={"kid": "demo-1", "typ": "at+jwt"})
-    with open(os.path.join(run, name + ".token"), "w") as f:
-        f.write(tok)
-mint("reader", "reporting-bot", "tasks:read")
-mint("writer", "reminder-agent", "tasks:read tasks:write")
-mint("expired", "reporting-bot", "tasks:read", iat=now - 7200, exp=now - 3600)
-PY
+    # The issuer's signing key, made once; the workers read it at start.
+    [ -f "$m2m/signing.pem" ] || openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+        -out "$m2m/signing.pem" 2>/dev/null
+    chmod 644 "$m2m/signing.pem"
+    # The clients API writes the registry: the workers' user must own its directory.
+    [ "$(id -u)" -ne 0 ] || chown nobody:nogroup "$m2m"
+    # Demo clients, made once; their secrets are shown only when made, so
+    # the demo keeps them in demo-clients.env for the commands below.
+    if [ ! -f "$m2m/demo-clients.env" ] || [ ! -f "$m2m/clients.json" ]; then
+        rm -f "$m2m/clients.json" "$m2m/clients.json.lock"
+        local who name scopes env=
+        for who in "reporting-bot:tasks:read" "reminder-agent:tasks:read tasks:write" "admin:clients:admin"; do
+            name=${who%%:*} scopes=${who#*:}
+            env+=$("$clients" --file "$m2m/clients.json" create --name "$name" --scopes "$scopes" --json \
+                | /usr/bin/python3 -c 'import json, sys; c = json.load(sys.stdin); n = sys.argv[1].upper().replace("-", "_"); print(n + "_ID=" + c["client_id"]); print(n + "_SECRET=" + c["client_secret"])' "$name")$'\n'
+        done
+        (umask 077; printf '%s' "$env" > "$m2m/demo-clients.env")
+        chmod 644 "$m2m/clients.json"
+    fi
+    # shellcheck disable=SC1091
+    . "$m2m/demo-clients.env"
     cat <<MSG
 
 nginx is starting on 127.0.0.1:8080 with $run/nginx.conf (Ctrl-C stops it).
-Access log: $run/logs/tasks-api.access.log    Tokens: $run/*.token
+One nginx runs the token issuer and the tasks API it protects. Clients: $m2m/clients.json
+(m2m-clients: $clients --file $m2m/clients.json list). Access log: $run/logs/tasks-api.access.log
 
-  # 200: a reader lists tasks
-  curl -i -H "Authorization: Bearer \$(cat $run/reader.token)" http://127.0.0.1:8080/tasks
-  # 201: a writer schedules the weekly reminder
-  curl -i -X POST -H "Authorization: Bearer \$(cat $run/writer.token)" http://127.0.0.1:8080/reminders/weekly
-  # 403 insufficient_scope: the reader may not write
-  curl -i -X POST -H "Authorization: Bearer \$(cat $run/reader.token)" http://127.0.0.1:8080/reminders/weekly
-  # 401 invalid_token, error_description="expired"
-  curl -i -H "Authorization: Bearer \$(cat $run/expired.token)" http://127.0.0.1:8080/tasks
-  # 401 with no token at all
+  # 1. the reporting bot trades its client ID and secret for an access token
+  TOKEN=\$(curl -s -u $REPORTING_BOT_ID:$REPORTING_BOT_SECRET -d grant_type=client_credentials \\
+          http://127.0.0.1:8080/oauth2/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  # 2. 200: it lists tasks
+  curl -i -H "Authorization: Bearer \$TOKEN" http://127.0.0.1:8080/tasks
+  # 3. 403 insufficient_scope: it may not post a reminder (no tasks:write)
+  curl -i -X POST -H "Authorization: Bearer \$TOKEN" http://127.0.0.1:8080/reminders/weekly
+  # 4. 401: no token at all
   curl -i http://127.0.0.1:8080/tasks
+  # 5. the access log names the client
+  tail -n 3 $run/logs/tasks-api.access.log
+
+  # the reminder agent may write (tasks:read tasks:write):
+  curl -s -u $REMINDER_AGENT_ID:$REMINDER_AGENT_SECRET -d grant_type=client_credentials http://127.0.0.1:8080/oauth2/token
+  # an admin registers a new client over HTTP (the clients API, scope clients:admin):
+  ADMIN=\$(curl -s -u $ADMIN_ID:$ADMIN_SECRET -d grant_type=client_credentials \\
+          http://127.0.0.1:8080/oauth2/token | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+  curl -s -H "Authorization: Bearer \$ADMIN" -H 'Content-Type: application/json' \\
+       -d '{"client_name":"billing-sync","scope":"tasks:read"}' http://127.0.0.1:8080/oauth2/clients
+  # the issuer's public keys and metadata, for gateways elsewhere (jwks_uri / discovery):
+  curl -s http://127.0.0.1:8080/.well-known/oauth-authorization-server
 
 MSG
     /usr/sbin/nginx -t -q -p "$run" -c "$run/nginx.conf"

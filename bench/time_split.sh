@@ -88,15 +88,17 @@ split() {    # name path
     after=$(cpu_ticks)
     requests=$(awk '/requests in/ { print $1 }' "$dir/$1.wrk")
     perf report -q -i "$dir/$1.perf" --no-children --sort dso --stdio -g none 2>/dev/null \
-        | awk -v name="$1" -v req="$requests" -v cpu="$(( after - before ))" -v hz="$ticks" '
+        | awk -v name="$1" -v req="$requests" -v cpu="$(( after - before ))" -v hz="$ticks" \
+              -v module="$(basename "$module")" '
             { pct = $1; sub(/%/, "", pct); dso = $2
+              if (dso == module) dso = "module"
               sub(/^\[kernel\.kallsyms\]$/, "kernel", dso); sub(/\.so.*/, "", dso); sub(/^lib/, "", dso)
-              if (dso ~ /^(kernel|nginx|c|crypto|jansson|ngx_http_auth_m2m_module)$/) part[dso] += pct
+              if (dso ~ /^(kernel|nginx|c|crypto|jansson|module)$/) part[dso] += pct
               else part["other"] += pct }
             END {
               us = cpu / hz / req * 1e6
               printf "%-10s %9.0f req/s  %6.1f us/request:", name, req / '"$seconds"', us
-              n = split("kernel nginx c ngx_http_auth_m2m_module crypto jansson other", order, " ")
+              n = split("kernel nginx c module crypto jansson other", order, " ")
               for (i = 1; i <= n; i++) printf "  %s %.1f", order[i], us * part[order[i]] / 100
               printf "\n" }'
 }

@@ -181,6 +181,14 @@ ngx_http_auth_m2m_string(const u_char *data, size_t len)
 }
 
 
+/* An nginx string as a view, for the core's API; lives as long as s. */
+inline std::string_view
+ngx_http_auth_m2m_view(const ngx_str_t &s)
+{
+    return std::string_view(reinterpret_cast<const char *>(s.data), s.len);
+}
+
+
 /* Placement-constructs a T whose destructor runs when the pool is destroyed. */
 template <typename T, typename... Args>
 T *

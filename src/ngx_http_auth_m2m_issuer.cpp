@@ -163,13 +163,6 @@ ngx_http_auth_m2m_set_issuer(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-std::string_view
-ngx_http_auth_m2m_view(const ngx_str_t &s)
-{
-    return std::string_view(reinterpret_cast<const char *>(s.data), s.len);
-}
-
-
 char *
 ngx_http_auth_m2m_set_algorithms(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)

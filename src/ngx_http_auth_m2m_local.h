@@ -53,6 +53,10 @@ struct ngx_http_auth_m2m_endpoint_s {
     ngx_str_t                         jwks;
     ngx_str_t                         registration;
     unsigned                          no_registration:1;
+
+    /* auth_m2m_clients_api: needs the issuer's clients file and a token
+     * of its own location */
+    unsigned                          clients_api:1;
 };
 
 /* How long caches may keep the JWK Set and the metadata: a gateway that
@@ -66,9 +70,19 @@ ngx_http_auth_m2m_endpoint_t *ngx_http_auth_m2m_add_endpoint(ngx_conf_t *cf,
     ngx_http_auth_m2m_loc_conf_t *alcf, ngx_http_handler_pt handler);
 ngx_int_t ngx_http_auth_m2m_check_endpoint(ngx_conf_t *cf,
     ngx_http_auth_m2m_endpoint_t *endpoint);
+ngx_table_elt_t *ngx_http_auth_m2m_endpoint_header(ngx_http_request_t *r,
+    const char *key, ngx_str_t *value);
+ngx_int_t ngx_http_auth_m2m_endpoint_allow(ngx_http_request_t *r,
+    const char *methods);
 ngx_int_t ngx_http_auth_m2m_endpoint_method(ngx_http_request_t *r);
+bool ngx_http_auth_m2m_endpoint_body(ngx_http_request_t *r, size_t max,
+    ngx_str_t *body);
+ngx_int_t ngx_http_auth_m2m_endpoint_base(ngx_http_request_t *r,
+    ngx_http_auth_m2m_loc_conf_t *alcf, std::string *base);
 ngx_int_t ngx_http_auth_m2m_send_json(ngx_http_request_t *r, ngx_str_t *body,
     time_t max_age, ngx_str_t *etag);
+ngx_int_t ngx_http_auth_m2m_send_private_json(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_str_t *body);
 
 /* ngx_http_auth_m2m_jwks_endpoint.cpp, _metadata_endpoint.cpp */
 char *ngx_http_auth_m2m_jwks_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -76,6 +90,10 @@ char *ngx_http_auth_m2m_jwks_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_http_auth_m2m_metadata_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_auth_m2m_base_url(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* ngx_http_auth_m2m_clients_api.cpp */
+char *ngx_http_auth_m2m_clients_api(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 /* ngx_http_auth_m2m_token_endpoint.cpp */

@@ -14,40 +14,12 @@
 
 namespace {
 
-std::string_view
-ngx_http_auth_m2m_sv(const ngx_str_t &s)
-{
-    return std::string_view(reinterpret_cast<const char *>(s.data), s.len);
-}
-
-
-/* scheme://host[:port] of the request, or empty if its Host cannot be part
- * of a URL. May throw. */
-std::string
-ngx_http_auth_m2m_request_base(ngx_http_request_t *r)
-{
-    bool              https = false;
-    ngx_table_elt_t  *host = r->headers_in.host;
-
-#if (NGX_HTTP_SSL)
-    https = r->connection->ssl != NULL;
-#endif
-
-    if (host == NULL || !m2m::is_url_authority(ngx_http_auth_m2m_sv(host->value)))
-    {
-        return std::string();
-    }
-
-    return (https ? "https://" : "http://")
-           + ngx_http_auth_m2m_string(host->value.data, host->value.len);
-}
-
-
 /* The metadata text, or an HTTP status. May throw. */
 ngx_int_t
 ngx_http_auth_m2m_render_metadata(ngx_http_request_t *r,
     ngx_http_auth_m2m_loc_conf_t *alcf, std::string *out)
 {
+    ngx_int_t                          rc;
     std::string                        base;
     const m2m::Registry               *registry;
     m2m::MetadataEndpoints             where;
@@ -59,20 +31,9 @@ ngx_http_auth_m2m_render_metadata(ngx_http_request_t *r,
     /* checked at configuration: the issuer is local */
     local = ngx_http_auth_m2m_local(endpoint->issuer);
 
-    if (alcf->base_url.len) {
-        base = ngx_http_auth_m2m_string(alcf->base_url.data,
-                                        alcf->base_url.len);
-
-    } else {
-        base = ngx_http_auth_m2m_request_base(r);
-
-        if (base.empty()) {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "auth_m2m_metadata_endpoint: the request has no "
-                          "Host that can be part of a URL; "
-                          "auth_m2m_base_url would give one");
-            return NGX_HTTP_BAD_REQUEST;
-        }
+    rc = ngx_http_auth_m2m_endpoint_base(r, alcf, &base);
+    if (rc != NGX_OK) {
+        return rc;
     }
 
     if (local->clients.len) {
@@ -88,18 +49,18 @@ ngx_http_auth_m2m_render_metadata(ngx_http_request_t *r,
     }
 
     if (endpoint->token.len) {
-        where.token = ngx_http_auth_m2m_sv(endpoint->token);
+        where.token = ngx_http_auth_m2m_view(endpoint->token);
     }
 
     if (endpoint->jwks.len) {
-        where.jwks = ngx_http_auth_m2m_sv(endpoint->jwks);
+        where.jwks = ngx_http_auth_m2m_view(endpoint->jwks);
     }
 
     if (endpoint->no_registration) {
         where.registration = std::string_view();
 
     } else if (endpoint->registration.len) {
-        where.registration = ngx_http_auth_m2m_sv(endpoint->registration);
+        where.registration = ngx_http_auth_m2m_view(endpoint->registration);
     }
 
     text = m2m::server_metadata(endpoint->issuer->policy->issuer, base, where,
@@ -212,7 +173,7 @@ ngx_http_auth_m2m_metadata_param(ngx_conf_t *cf,
         return NGX_CONF_OK;
     }
 
-    if (!m2m::is_endpoint_location(ngx_http_auth_m2m_sv(value))) {
+    if (!m2m::is_endpoint_location(ngx_http_auth_m2m_view(value))) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter \"%V\": not a path (\"/...\") "
                            "or an http:// or https:// URL without query, "
@@ -278,7 +239,7 @@ ngx_http_auth_m2m_base_url(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         url->len--;
     }
 
-    if (!m2m::is_base_url(ngx_http_auth_m2m_sv(*url))) {
+    if (!m2m::is_base_url(ngx_http_auth_m2m_view(*url))) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "auth_m2m_base_url \"%V\" is not an http:// or "
                            "https:// URL without query, fragment or "

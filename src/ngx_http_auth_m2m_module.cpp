@@ -123,6 +123,13 @@ ngx_command_t  ngx_http_auth_m2m_commands[] = {
       0,
       NULL },
 
+    { ngx_string("auth_m2m_clients_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_auth_m2m_clients_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("auth_m2m_base_url"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_auth_m2m_base_url,
@@ -322,6 +329,19 @@ ngx_http_auth_m2m_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     ngx_conf_merge_ptr_value(conf->issuers, prev->issuers, NULL);
+
+    /* whoever may call it may mint clients, and so tokens */
+    if (conf->endpoint && conf->endpoint->clients_api
+        && conf->issuers == NULL)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"%s\" in %s:%ui needs \"auth_m2m\" (and "
+                      "\"auth_m2m_scope\", e.g. clients:admin) in its own "
+                      "location: an open clients API would let anyone "
+                      "register a client", conf->endpoint->directive,
+                      conf->endpoint->file, conf->endpoint->line);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
 
     if (conf->issuers
         && ngx_http_auth_m2m_check_distinct(cf, conf->issuers) != NGX_OK)

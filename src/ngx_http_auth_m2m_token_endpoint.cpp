@@ -49,29 +49,22 @@ ngx_http_auth_m2m_token_issuer(ngx_http_request_t *r)
 }
 
 
-std::string_view
-ngx_http_auth_m2m_token_view(const ngx_str_t &s)
-{
-    return std::string_view(reinterpret_cast<const char *>(s.data), s.len);
-}
-
-
 /* The request as the core reads it; the body is set by the caller. */
 m2m::TokenRequest
 ngx_http_auth_m2m_token_request(ngx_http_request_t *r)
 {
     m2m::TokenRequest  request;
 
-    request.method = ngx_http_auth_m2m_token_view(r->method_name);
+    request.method = ngx_http_auth_m2m_view(r->method_name);
 
     if (r->headers_in.content_type) {
         request.content_type =
-            ngx_http_auth_m2m_token_view(r->headers_in.content_type->value);
+            ngx_http_auth_m2m_view(r->headers_in.content_type->value);
     }
 
     if (r->headers_in.authorization) {
         request.authorization =
-            ngx_http_auth_m2m_token_view(r->headers_in.authorization->value);
+            ngx_http_auth_m2m_view(r->headers_in.authorization->value);
     }
 
     return request;
@@ -149,52 +142,17 @@ ngx_http_auth_m2m_token_log(ngx_http_request_t *r,
 
 
 ngx_int_t
-ngx_http_auth_m2m_token_header(ngx_http_request_t *r, const char *key,
-    ngx_str_t *value)
-{
-    ngx_table_elt_t  *h;
-
-    h = static_cast<ngx_table_elt_t *>(ngx_list_push(&r->headers_out.headers));
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    h->key.len = ngx_strlen(key);
-    h->key.data = reinterpret_cast<u_char *>(const_cast<char *>(key));
-    h->value = *value;
-
-    if (ngx_strcmp(key, "WWW-Authenticate") == 0) {
-        r->headers_out.www_authenticate = h;
-    }
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
 ngx_http_auth_m2m_token_send(ngx_http_request_t *r,
     ngx_http_auth_m2m_issuer_t *issuer, ngx_uint_t status, ngx_str_t *body,
     bool challenge, bool allow_post)
 {
-    u_char       *p;
-    ngx_int_t     rc;
-    ngx_str_t     value;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
+    u_char     *p;
+    ngx_str_t   value;
 
-    static ngx_str_t  no_store = ngx_string("no-store");
-    static ngx_str_t  no_cache = ngx_string("no-cache");
     static ngx_str_t  post = ngx_string("POST");
 
-    if (ngx_http_auth_m2m_token_header(r, "Cache-Control", &no_store)
-        != NGX_OK
-        || ngx_http_auth_m2m_token_header(r, "Pragma", &no_cache) != NGX_OK
-        || (allow_post
-            && ngx_http_auth_m2m_token_header(r, "Allow", &post) != NGX_OK))
+    if (allow_post
+        && ngx_http_auth_m2m_endpoint_header(r, "Allow", &post) == NULL)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -210,39 +168,15 @@ ngx_http_auth_m2m_token_send(ngx_http_request_t *r,
         p = ngx_sprintf(value.data, "Basic realm=\"%V\"", &issuer->name);
         value.len = p - value.data;
 
-        if (ngx_http_auth_m2m_token_header(r, "WWW-Authenticate", &value)
-            != NGX_OK)
-        {
+        r->headers_out.www_authenticate =
+            ngx_http_auth_m2m_endpoint_header(r, "WWW-Authenticate", &value);
+
+        if (r->headers_out.www_authenticate == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
     }
 
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = body->len;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b = static_cast<ngx_buf_t *>(ngx_calloc_buf(r->pool));
-    if (b == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    b->pos = body->data;
-    b->last = body->data + body->len;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_auth_m2m_send_private_json(r, status, body);
 }
 
 
@@ -362,95 +296,6 @@ ngx_http_auth_m2m_token_handler(ngx_http_request_t *r)
 }
 
 
-/* The body in one piece if it is in memory and within the limit; false if
- * it is not (a chunked body has no Content-Length to refuse it by). A
- * chunked body ends in a buffer with no data, only last_buf set. */
-bool
-ngx_http_auth_m2m_token_read_body(ngx_http_request_t *r, ngx_str_t *body)
-{
-    u_char                   *p;
-    size_t                    len;
-    ngx_buf_t                *b, *data;
-    ngx_uint_t                n;
-    ngx_chain_t              *cl;
-    ngx_http_request_body_t  *rb = r->request_body;
-
-    ngx_str_null(body);
-
-    if (rb == NULL || rb->bufs == NULL) {
-        return true;
-    }
-
-    if (rb->temp_file) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "auth_m2m: token request body in a temporary file, "
-                      "refused: client_body_buffer_size is smaller than "
-                      "the body");
-        return false;
-    }
-
-    len = 0;
-    n = 0;
-    data = NULL;
-
-    for (cl = rb->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (b->in_file) {
-            return false;
-        }
-
-        if (ngx_buf_special(b)) {
-            continue;
-        }
-
-        if (!ngx_buf_in_memory(b)) {
-            return false;
-        }
-
-        len += b->last - b->pos;
-
-        if (len > m2m::kMaxFormSize) {
-            return false;
-        }
-
-        if (b->last != b->pos) {
-            data = b;
-            n++;
-        }
-    }
-
-    if (n == 0) {
-        return true;
-    }
-
-    if (n == 1) {
-        body->data = data->pos;
-        body->len = len;
-        return true;
-    }
-
-    body->data = static_cast<u_char *>(ngx_pnalloc(r->pool, len));
-    if (body->data == NULL) {
-        throw std::bad_alloc();
-    }
-
-    p = body->data;
-
-    for (cl = rb->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (!ngx_buf_special(b) && b->last != b->pos) {
-            p = ngx_cpymem(p, b->pos, b->last - b->pos);
-        }
-    }
-
-    body->len = len;
-
-    return true;
-}
-
-
 void
 ngx_http_auth_m2m_token_body(ngx_http_request_t *r)
 {
@@ -460,8 +305,8 @@ ngx_http_auth_m2m_token_body(ngx_http_request_t *r)
     try {
         m2m::TokenRequest  request = ngx_http_auth_m2m_token_request(r);
 
-        if (ngx_http_auth_m2m_token_read_body(r, &body)) {
-            request.body = ngx_http_auth_m2m_token_view(body);
+        if (ngx_http_auth_m2m_endpoint_body(r, m2m::kMaxFormSize, &body)) {
+            request.body = ngx_http_auth_m2m_view(body);
 
         } else {
             request.body_too_large = true;
