@@ -101,6 +101,12 @@ split() {    # name path
               n = split("kernel nginx c module crypto jansson other", order, " ")
               for (i = 1; i <= n; i++) printf "  %s %.1f", order[i], us * part[order[i]] / 100
               printf "\n" }'
+    # the part of the kernel's share that wakes wrk up for each response
+    perf report -q -i "$dir/$1.perf" --no-children --sort symbol --stdio -g none 2>/dev/null \
+        | awk -v req="$requests" -v cpu="$(( after - before ))" -v hz="$ticks" '
+            / _raw_spin_unlock_irqrestore( |$)/ { pct = $1; sub(/%/, "", pct); wake += pct }
+            END { printf "%-10s %28s  of the kernel: waking the client %.1f us (%.1f%%)\n", "", "",
+                         cpu / hz / req * 1e6 * wake / 100, wake }'
 }
 
 echo "worker CPU per request, split by where perf saw it (us); wrk -t1 -c32, ${seconds}s each"
