@@ -32,50 +32,6 @@ ngx_command_t  ngx_http_auth_m2m_file_commands[] = {
 };
 
 
-ngx_int_t
-ngx_http_auth_m2m_read_file(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
-    ngx_str_t *path, std::string *out)
-{
-    ngx_fd_t         fd;
-    ngx_file_info_t  fi;
-    ssize_t          n;
-
-    fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "auth_m2m_issuer \"%V\": \"jwks_file\" "
-                           ngx_open_file_n " \"%V\" failed",
-                           &issuer->name, path);
-        return NGX_ERROR;
-    }
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "auth_m2m_issuer \"%V\": \"jwks_file\" "
-                           ngx_fd_info_n " \"%V\" failed",
-                           &issuer->name, path);
-        ngx_close_file(fd);
-        return NGX_ERROR;
-    }
-
-    out->resize(ngx_file_size(&fi));
-
-    n = ngx_read_fd(fd, &(*out)[0], out->size());
-
-    ngx_close_file(fd);
-
-    if (n != static_cast<ssize_t>(out->size())) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "auth_m2m_issuer \"%V\": \"jwks_file\" "
-                           ngx_read_fd_n " \"%V\" failed",
-                           &issuer->name, path);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
 /* May throw. */
 ngx_int_t
 ngx_http_auth_m2m_load_jwks_file(ngx_conf_t *cf,
@@ -86,7 +42,9 @@ ngx_http_auth_m2m_load_jwks_file(ngx_conf_t *cf,
     const char               *reason;
     ngx_http_auth_m2m_jwks_t  jwks;
 
-    if (ngx_http_auth_m2m_read_file(cf, issuer, &file->path, &text) != NGX_OK)
+    if (ngx_http_auth_m2m_read_conf_file(cf, issuer, "jwks_file",
+                                         &file->path, 0, &text)
+        != NGX_OK)
     {
         return NGX_ERROR;
     }

@@ -101,60 +101,6 @@ ngx_http_auth_m2m_local_conf(ngx_conf_t *cf,
 }
 
 
-/* The PEM text of one signing key; the caller wipes it. */
-ngx_int_t
-ngx_http_auth_m2m_read_pem(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer,
-    ngx_str_t *path, std::string *out)
-{
-    ssize_t          n;
-    ngx_fd_t         fd;
-    ngx_file_info_t  fi;
-
-    fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "auth_m2m_issuer \"%V\": \"signing_key\" "
-                           ngx_open_file_n " \"%V\" failed",
-                           &issuer->name, path);
-        return NGX_ERROR;
-    }
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "auth_m2m_issuer \"%V\": \"signing_key\" "
-                           ngx_fd_info_n " \"%V\" failed",
-                           &issuer->name, path);
-        ngx_close_file(fd);
-        return NGX_ERROR;
-    }
-
-    if (ngx_file_size(&fi) > static_cast<off_t>(m2m::kMaxPemSize)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "auth_m2m_issuer \"%V\": \"signing_key\" \"%V\" "
-                           "is larger than %uz KiB: not one PEM key",
-                           &issuer->name, path, m2m::kMaxPemSize / 1024);
-        ngx_close_file(fd);
-        return NGX_ERROR;
-    }
-
-    out->resize(ngx_file_size(&fi));
-
-    n = out->empty() ? 0 : ngx_read_fd(fd, &(*out)[0], out->size());
-
-    ngx_close_file(fd);
-
-    if (n != static_cast<ssize_t>(out->size())) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           "auth_m2m_issuer \"%V\": \"signing_key\" "
-                           ngx_read_fd_n " \"%V\" failed",
-                           &issuer->name, path);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
 /* One signing key from its file. May throw. */
 ngx_int_t
 ngx_http_auth_m2m_load_signing_key(ngx_conf_t *cf,
@@ -164,7 +110,8 @@ ngx_http_auth_m2m_load_signing_key(ngx_conf_t *cf,
     ngx_int_t    rc;
     std::string  pem, error;
 
-    rc = ngx_http_auth_m2m_read_pem(cf, issuer, path, &pem);
+    rc = ngx_http_auth_m2m_read_conf_file(cf, issuer, "signing_key", path,
+                                          m2m::kMaxPemSize, &pem);
 
     loaded = rc == NGX_OK && m2m::SigningKey::load(pem, key, &error);
 

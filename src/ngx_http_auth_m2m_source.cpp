@@ -126,3 +126,60 @@ ngx_http_auth_m2m_tls_unused(ngx_conf_t *cf, ngx_http_auth_m2m_issuer_t *issuer)
                            &issuer->name);
     }
 }
+
+
+/* A file a source reads whole at configuration (jwks_file, signing_key);
+ * errors name the issuer, the directive and the file, never its content.
+ * max: its largest size in bytes, 0 for any. May throw. */
+ngx_int_t
+ngx_http_auth_m2m_read_conf_file(ngx_conf_t *cf,
+    ngx_http_auth_m2m_issuer_t *issuer, const char *directive, ngx_str_t *path,
+    size_t max, std::string *out)
+{
+    ssize_t          n;
+    ngx_fd_t         fd;
+    ngx_file_info_t  fi;
+
+    fd = ngx_open_file(path->data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "auth_m2m_issuer \"%V\": \"%s\" "
+                           ngx_open_file_n " \"%V\" failed",
+                           &issuer->name, directive, path);
+        return NGX_ERROR;
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "auth_m2m_issuer \"%V\": \"%s\" "
+                           ngx_fd_info_n " \"%V\" failed",
+                           &issuer->name, directive, path);
+        ngx_close_file(fd);
+        return NGX_ERROR;
+    }
+
+    if (max && ngx_file_size(&fi) > static_cast<off_t>(max)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "auth_m2m_issuer \"%V\": \"%s\" \"%V\" is "
+                           "larger than %uz KiB",
+                           &issuer->name, directive, path, max / 1024);
+        ngx_close_file(fd);
+        return NGX_ERROR;
+    }
+
+    out->resize(ngx_file_size(&fi));
+
+    n = out->empty() ? 0 : ngx_read_fd(fd, &(*out)[0], out->size());
+
+    ngx_close_file(fd);
+
+    if (n != static_cast<ssize_t>(out->size())) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "auth_m2m_issuer \"%V\": \"%s\" "
+                           ngx_read_fd_n " \"%V\" failed",
+                           &issuer->name, directive, path);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}

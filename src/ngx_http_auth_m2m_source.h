@@ -83,6 +83,9 @@ ngx_int_t ngx_http_auth_m2m_finish_source(ngx_conf_t *cf,
     ngx_http_auth_m2m_issuer_t *issuer);
 void ngx_http_auth_m2m_tls_unused(ngx_conf_t *cf,
     ngx_http_auth_m2m_issuer_t *issuer);
+ngx_int_t ngx_http_auth_m2m_read_conf_file(ngx_conf_t *cf,
+    ngx_http_auth_m2m_issuer_t *issuer, const char *directive, ngx_str_t *path,
+    size_t max, std::string *out);
 
 
 /* JWK Set text for ngx_http_auth_m2m_install_keys(), and where it is from. */
