@@ -181,6 +181,10 @@ ngx_http_auth_m2m_string(const u_char *data, size_t len)
 }
 
 
+/* ngx_http_auth_m2m_module.cpp */
+bool ngx_http_auth_m2m_quotable(ngx_str_t *s);
+
+
 /* An nginx string as a view, for the core's API; lives as long as s. */
 inline std::string_view
 ngx_http_auth_m2m_view(const ngx_str_t &s)

@@ -528,24 +528,35 @@ ngx_http_auth_m2m_scope(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 char *
 ngx_http_auth_m2m_realm(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_str_t   *value;
-    ngx_uint_t   i;
+    ngx_str_t  *value;
 
     value = static_cast<ngx_str_t *>(cf->args->elts);
 
-    for (i = 0; i < value[1].len; i++) {
-        if (value[1].data[i] < 0x20 || value[1].data[i] == 0x7f
-            || value[1].data[i] == '"' || value[1].data[i] == '\\')
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "realm \"%V\" may not contain quotes, "
-                               "backslashes or control characters",
-                               &value[1]);
-            return static_cast<char *>(NGX_CONF_ERROR);
-        }
+    if (!ngx_http_auth_m2m_quotable(&value[1])) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "realm \"%V\" may not contain quotes, "
+                           "backslashes or control characters", &value[1]);
+        return static_cast<char *>(NGX_CONF_ERROR);
     }
 
     return ngx_conf_set_str_slot(cf, cmd, conf);
 }
 
 } /* namespace */
+
+
+/* Whether s can stand between the quotes of a quoted-string (a realm) as
+ * it is, with no escaping. */
+bool
+ngx_http_auth_m2m_quotable(ngx_str_t *s)
+{
+    for (size_t i = 0; i < s->len; i++) {
+        if (s->data[i] < 0x20 || s->data[i] == 0x7f || s->data[i] == '"'
+            || s->data[i] == '\\')
+        {
+            return false;
+        }
+    }
+
+    return true;
+}

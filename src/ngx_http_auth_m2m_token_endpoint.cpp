@@ -333,23 +333,17 @@ ngx_http_auth_m2m_token_endpoint(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_http_auth_m2m_loc_conf_t  *alcf =
         static_cast<ngx_http_auth_m2m_loc_conf_t *>(conf);
 
-    ngx_str_t   *value;
-    ngx_uint_t   i;
+    ngx_str_t  *value;
 
     value = static_cast<ngx_str_t *>(cf->args->elts);
 
     /* the name is the realm of the Basic challenge */
-    for (i = 0; i < value[1].len; i++) {
-        if (value[1].data[i] < 0x20 || value[1].data[i] == 0x7f
-            || value[1].data[i] == '"' || value[1].data[i] == '\\')
-        {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "auth_m2m_token_endpoint: the issuer name "
-                               "\"%V\" is the Basic realm and may not "
-                               "contain quotes, backslashes or control "
-                               "characters", &value[1]);
-            return static_cast<char *>(NGX_CONF_ERROR);
-        }
+    if (!ngx_http_auth_m2m_quotable(&value[1])) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "auth_m2m_token_endpoint: the issuer name \"%V\" "
+                           "is the Basic realm and may not contain quotes, "
+                           "backslashes or control characters", &value[1]);
+        return static_cast<char *>(NGX_CONF_ERROR);
     }
 
     if (ngx_http_auth_m2m_add_endpoint(cf, alcf,
