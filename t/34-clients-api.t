@@ -2,9 +2,10 @@
 # RFC 7592 management of the local issuer's registry over HTTP, guarded by
 # this module itself. A first admin client is made with m2m-clients; its
 # token (from the token endpoint) registers, reads, lists, updates, disables
-# and deletes clients, and what it registers gets tokens at once. Writes
-# from two workers and from m2m-clients at the same time all land. Secrets
-# are shown once and never reach a log.
+# and deletes clients, and what it registers gets tokens at once. Issued
+# tokens pass through the issuer's own keys, jwks_uri and discovery. Writes
+# from two workers and from m2m-clients at the same time all land while token
+# requests go on, none failing. Secrets are shown once and never reach a log.
 use strict;
 use warnings;
 use FindBin;
@@ -98,6 +99,23 @@ $t->config($LOCAL . <<'EOF');
             auth_m2m_clients_api local;
         }
         location /api/ { auth_m2m local; auth_m2m_scope tasks:read; try_files /ok.txt =404; }
+        location = /.well-known/jwks.json { auth_m2m_jwks_endpoint local; }
+        location = /.well-known/oauth-authorization-server { auth_m2m_metadata_endpoint local; }
+
+        # the same issuer's tokens through its published keys, as another
+        # gateway would take them
+        location /via-jwks/ { auth_m2m by_jwks_uri; try_files /ok.txt =404; }
+        location /via-discovery/ { auth_m2m by_discovery; try_files /ok.txt =404; }
+    }
+    auth_m2m_issuer by_jwks_uri {
+        issuer https://issuer.example.test/;
+        jwks_uri http://127.0.0.1:%%PORT%%/.well-known/jwks.json;
+        audience api://tasks;
+    }
+    auth_m2m_issuer by_discovery {
+        issuer https://issuer.example.test/;
+        discovery http://127.0.0.1:%%PORT%%/.well-known/oauth-authorization-server;
+        audience api://tasks;
     }
 EOF
 $t->start;
@@ -131,6 +149,15 @@ sub in_file { my ($id) = @_; return grep { $_->{client_id} eq $id } @{ registry_
 my $admin_token = token_for($admin->{client_id}, $admin->{client_secret});
 ok($admin_token, 'the admin client gets a token');
 my $reader_token = token_for($reader->{client_id}, $reader->{client_secret});
+
+# an issued token through each key source: the issuer's own keys, its JWK
+# Set fetched over HTTP, and its metadata's jwks_uri
+is($t->get('/api/x', token => $reader_token)->{status}, 200, 'an issued token: accepted through auth_m2m local');
+ok($t->poll(10, sub { $t->get('/via-jwks/x', token => $reader_token)->{status} == 200 }),
+   '... through jwks_uri at the JWKS endpoint');
+ok($t->poll(10, sub { $t->get('/via-discovery/x', token => $reader_token)->{status} == 200 }),
+   '... through discovery at the metadata endpoint');
+is($t->get('/via-jwks/x', token => $reader_token . 'x')->{status}, 401, '... and a changed one is refused there');
 
 # ------------------------------------------------------------ guarded
 is(api('GET', '')->{status}, 401, 'no token: 401');
@@ -233,8 +260,21 @@ is(api('DELETE', "/$new->{client_id}", token => $admin_token)->{status}, 404, 'D
 
 # ------------------------------------------------------------ concurrent writers
 # Two processes register through the API (two workers serve them) while
-# m2m-clients creates clients in the same file: every client lands.
+# m2m-clients creates clients in the same file, and a third keeps asking
+# for tokens: every client lands, and no token request fails meanwhile.
 my $before = scalar @{ registry_file()->{clients} };
+my $stop_file = $t->path('stop-load');
+my $load_pid = fork // die "fork: $!";
+if (!$load_pid) {
+    my ($ok, $failed) = (0, 0);
+    until (-e $stop_file) {
+        defined token_for($reader->{client_id}, $reader->{client_secret}) ? $ok++ : $failed++;
+    }
+    open my $fh, '>', $t->path('load-result') or POSIX::_exit(2);
+    print $fh "$ok $failed\n";
+    close $fh;
+    POSIX::_exit(0);
+}
 my @pids;
 for my $k (1 .. 2) {
     my $pid = fork // die "fork: $!";
@@ -258,6 +298,12 @@ for my $i (1 .. 10) {
 }
 my $api_bad = 0;
 for my $pid (@pids) { waitpid($pid, 0); $api_bad++ if $? }
+open my $stop, '>', $stop_file or die "$stop_file: $!";
+close $stop;
+waitpid($load_pid, 0);
+my ($load_ok, $load_failed) = split ' ', ($t->read_file('load-result') // '0 1');
+ok($load_ok > 0, "token requests were served during the writes ($load_ok)");
+is($load_failed, 0, 'and none of them failed');
 is($api_bad, 0, 'every API registration answered 201 while others wrote');
 is($cli_bad, 0, 'every m2m-clients create succeeded meanwhile');
 my $after = eval { registry_file() };
