@@ -4,6 +4,7 @@
 # token (from the token endpoint) registers, reads, lists, updates, disables
 # and deletes clients, and what it registers gets tokens at once. Issued
 # tokens pass through the issuer's own keys, jwks_uri and discovery. Writes
+# rotation by m2m-clients with and without grace at the token endpoint. Writes
 # from two workers and from m2m-clients at the same time all land while token
 # requests go on, none failing. Secrets are shown once and never reach a log.
 use strict;
@@ -257,6 +258,27 @@ is(api('DELETE', "/$new->{client_id}", token => $admin_token)->{status}, 204, 'D
 ok(!in_file($new->{client_id}), 'the client is gone from the file');
 is(api('GET', "/$new->{client_id}", token => $admin_token)->{status}, 404, 'GET after DELETE: 404');
 is(api('DELETE', "/$new->{client_id}", token => $admin_token)->{status}, 404, 'DELETE again: 404');
+
+# ------------------------------------------------------------ secret rotation
+# m2m-clients rotates a secret while nginx runs: with a grace period both
+# secrets get tokens; without one the old secret stops within seconds.
+{
+    my ($crc, $cout) = cli('create', '--name', 'rotating', '--scopes', 'tasks:read', '--json');
+    my $c = decode_json($cout);
+    ok($t->poll(10, sub { defined token_for($c->{client_id}, $c->{client_secret}) }), 'rotation: the first secret works');
+    ($crc, $cout) = cli('rotate-secret', $c->{client_id}, '--grace', '1h');
+    is($crc, 0, 'rotate-secret --grace 1h') or diag($cout);
+    my ($second) = $cout =~ /^client_secret:\s+(\S+)/m;
+    ok($second && $t->poll(10, sub { defined token_for($c->{client_id}, $second) }),
+       'with a grace period the new secret works');
+    ok(defined token_for($c->{client_id}, $c->{client_secret}), '... and so does the old one, until the grace ends');
+    ($crc, $cout) = cli('rotate-secret', $c->{client_id});
+    my ($third) = $cout =~ /^client_secret:\s+(\S+)/m;
+    ok($third && $t->poll(10, sub { defined token_for($c->{client_id}, $third) }),
+       'rotate-secret without grace: the newest secret works');
+    ok($t->poll(10, sub { !defined token_for($c->{client_id}, $second) && !defined token_for($c->{client_id}, $c->{client_secret}) }),
+       '... and the older ones stop within seconds, without a reload');
+}
 
 # ------------------------------------------------------------ concurrent writers
 # Two processes register through the API (two workers serve them) while
