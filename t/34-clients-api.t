@@ -3,7 +3,7 @@
 # this module itself. A first admin client is made with m2m-clients; its
 # token (from the token endpoint) registers, reads, lists, updates, disables
 # and deletes clients, and what it registers gets tokens at once. Issued
-# tokens pass through the issuer's own keys, jwks_uri and discovery. Writes
+# tokens pass through the issuer's own keys, jwks_uri and discovery; secret
 # rotation by m2m-clients with and without grace at the token endpoint. Writes
 # from two workers and from m2m-clients at the same time all land while token
 # requests go on, none failing. Secrets are shown once and never reach a log.
