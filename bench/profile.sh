@@ -22,19 +22,7 @@ chmod 755 "$dir"
 trap '[ -f "$dir/nginx.pid" ] && kill -QUIT "$(cat "$dir/nginx.pid")" 2>/dev/null; rm -rf "$dir"' EXIT
 mkdir "$dir/html" && echo ok > "$dir/html/f.txt"
 
-/usr/bin/python3 - "$dir" <<'PY'
-import json, sys, time, jwt
-from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
-d = sys.argv[1]
-key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key())); jwk["kid"] = "r"
-json.dump({"keys": [jwk]}, open(d + "/jwks.json", "w"))
-now = int(time.time())
-claims = {"iss": "https://issuer.test", "aud": "api", "sub": "svc", "client_id": "svc",
-          "scope": "tasks:read tasks:write", "iat": now, "exp": now + 3600, "jti": "j1"}
-open(d + "/token", "w").write(jwt.encode(claims, key, algorithm="RS256", headers={"kid": "r"}))
-PY
+/usr/bin/python3 "$top/bench/one_token.py" "$dir"
 
 # A module from before the token cache refuses the directive: leave it out.
 cache_directive=
