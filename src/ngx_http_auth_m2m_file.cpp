@@ -37,10 +37,8 @@ ngx_int_t
 ngx_http_auth_m2m_load_jwks_file(ngx_conf_t *cf,
     ngx_http_auth_m2m_issuer_t *issuer, ngx_http_auth_m2m_file_t *file)
 {
-    ngx_int_t                 rc;
-    std::string               text;
-    const char               *reason;
-    ngx_http_auth_m2m_jwks_t  jwks;
+    std::string   text;
+    const char   *reason;
 
     if (ngx_http_auth_m2m_read_conf_file(cf, issuer, "jwks_file",
                                          &file->path, 0, &text)
@@ -49,20 +47,10 @@ ngx_http_auth_m2m_load_jwks_file(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    jwks.text = text;
-    jwks.from = &file->path;
-    jwks.cf = cf;
-    jwks.fetched = NULL;
-    jwks.generation = 1;
-
-    rc = ngx_http_auth_m2m_install_keys(issuer, &jwks, &reason);
-
-    if (rc == NGX_ERROR) {
-        /* out of memory: the directive's catch reports it */
-        throw std::bad_alloc();
-    }
-
-    if (rc != NGX_OK) {
+    if (ngx_http_auth_m2m_install_conf_keys(cf, issuer, text, &file->path,
+                                            &reason)
+        != NGX_OK)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "auth_m2m_issuer \"%V\": \"jwks_file\" \"%V\" "
                            "is not a usable JWK Set: %s",

@@ -83,6 +83,33 @@ ngx_http_auth_m2m_install_keys(ngx_http_auth_m2m_issuer_t *issuer,
 }
 
 
+/* Keys known at configuration (jwks_file, signing_key), read at the
+ * directive cf names. NGX_OK, or NGX_DECLINED with *reason; throws
+ * bad_alloc when memory ran out (the block's catch reports it). */
+ngx_int_t
+ngx_http_auth_m2m_install_conf_keys(ngx_conf_t *cf,
+    ngx_http_auth_m2m_issuer_t *issuer, std::string_view text, ngx_str_t *from,
+    const char **reason)
+{
+    ngx_int_t                 rc;
+    ngx_http_auth_m2m_jwks_t  jwks;
+
+    jwks.text = text;
+    jwks.from = from;
+    jwks.cf = cf;
+    jwks.fetched = NULL;
+    jwks.generation = 1;
+
+    rc = ngx_http_auth_m2m_install_keys(issuer, &jwks, reason);
+
+    if (rc == NGX_ERROR) {
+        throw std::bad_alloc();
+    }
+
+    return rc;
+}
+
+
 void
 ngx_http_auth_m2m_sync_keys(ngx_http_auth_m2m_issuer_t *issuer)
 {

@@ -142,11 +142,9 @@ ngx_http_auth_m2m_set_signing_key(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_http_auth_m2m_issuer_t  *issuer =
         static_cast<ngx_http_auth_m2m_issuer_t *>(conf);
 
-    ngx_int_t                   rc;
     ngx_str_t                  *value, *path, *paths;
     ngx_uint_t                  i, j;
     const char                 *reason;
-    ngx_http_auth_m2m_jwks_t    jwks;
     ngx_http_auth_m2m_local_t  *local;
 
     local = ngx_http_auth_m2m_local_conf(cf, issuer);
@@ -217,20 +215,10 @@ ngx_http_auth_m2m_set_signing_key(ngx_conf_t *cf, ngx_command_t *cmd,
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
-    jwks.text = *local->jwks;
-    jwks.from = &static_cast<ngx_str_t *>(local->key_paths->elts)[0];
-    jwks.cf = cf;
-    jwks.fetched = NULL;
-    jwks.generation = 1;
-
-    rc = ngx_http_auth_m2m_install_keys(issuer, &jwks, &reason);
-
-    if (rc == NGX_ERROR) {
-        /* out of memory: the block's catch reports it */
-        throw std::bad_alloc();
-    }
-
-    if (rc != NGX_OK) {
+    if (ngx_http_auth_m2m_install_conf_keys(cf, issuer, *local->jwks,
+            &static_cast<ngx_str_t *>(local->key_paths->elts)[0], &reason)
+        != NGX_OK)
+    {
         /* SigningKey makes only keys the verifier takes: a bug */
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "auth_m2m_issuer \"%V\": the signing keys' JWK Set "

@@ -104,6 +104,9 @@ typedef struct {
 /* ngx_http_auth_m2m_keys.cpp */
 ngx_int_t ngx_http_auth_m2m_install_keys(ngx_http_auth_m2m_issuer_t *issuer,
     ngx_http_auth_m2m_jwks_t *jwks, const char **reason);
+ngx_int_t ngx_http_auth_m2m_install_conf_keys(ngx_conf_t *cf,
+    ngx_http_auth_m2m_issuer_t *issuer, std::string_view text, ngx_str_t *from,
+    const char **reason);
 
 
 /* ngx_http_auth_m2m_remote.cpp: what jwks_uri and discovery share */
