@@ -17,6 +17,7 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <new>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -24,6 +25,7 @@
 
 #include "issuer/registry.h"
 #include "issuer/registry_file.h"
+#include "verify/scope.h"
 #include "json.h"
 
 namespace {
@@ -283,16 +285,12 @@ int create(const Args &args, const std::string &path)
         usage_error("create needs --name and --scopes");
     }
     std::vector<std::string> scopes;
-    for (size_t start = 0; start <= scope_text->size();) {
-        size_t end = scope_text->find(' ', start);
-        if (end == std::string::npos) {
-            end = scope_text->size();
+    m2m::for_each_space_separated(*scope_text, [&scopes](std::string_view scope) {
+        if (!scope.empty()) {
+            scopes.emplace_back(scope);
         }
-        if (end > start) {
-            scopes.push_back(scope_text->substr(start, end - start));
-        }
-        start = end + 1;
-    }
+        return true;
+    });
     m2m::JsonPtr claims;
     auto claim_options = args.options.find("--claim");
     if (claim_options != args.options.end()) {
@@ -348,15 +346,21 @@ int create(const Args &args, const std::string &path)
     return 0;
 }
 
+std::string joined(const std::vector<std::string> &scopes)
+{
+    std::optional<std::string> text = m2m::join_scopes(scopes);
+    if (!text) {
+        throw std::bad_alloc();
+    }
+    return *text;
+}
+
 int list(const Args &args, const std::string &path)
 {
     expect(args, 0, {});
     const m2m::Registry registry = read_registry(path);
     for (const auto &c : registry.clients) {
-        std::string scopes;
-        for (const auto &s : c.scopes) {
-            scopes += (scopes.empty() ? "" : " ") + s;
-        }
+        const std::string scopes = joined(c.scopes);
         std::cout << c.client_id << '\t' << (c.enabled ? "enabled" : "disabled") << '\t' << c.secrets.size()
                   << (c.secrets.size() == 1 ? " secret" : " secrets") << '\t' << (scopes.empty() ? "-" : scopes)
                   << '\t' << c.name << "\n";
@@ -370,10 +374,7 @@ int show(const Args &args, const std::string &path)
     m2m::Registry registry = read_registry(path);
     const m2m::Client &c = client_of(registry, args.positional[0]);
     const int64_t now = time(nullptr);
-    std::string scopes;
-    for (const auto &s : c.scopes) {
-        scopes += (scopes.empty() ? "" : " ") + s;
-    }
+    const std::string scopes = joined(c.scopes);
     std::cout << "client_id:  " << c.client_id << "\n"
               << "name:       " << c.name << "\n"
               << "enabled:    " << (c.enabled ? "yes" : "no") << "\n"

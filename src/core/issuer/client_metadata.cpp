@@ -63,25 +63,19 @@ bool read_scopes(const json_t *body, std::vector<std::string> *scopes, std::stri
         return false;
     }
     const std::string_view text(json_string_value(value), json_string_length(value));
-    size_t start = 0;
-    while (start <= text.size()) {
-        size_t end = text.find(' ', start);
-        if (end == std::string_view::npos) {
-            end = text.size();
+    return for_each_space_separated(text, [&](std::string_view scope) {
+        if (scope.empty()) {
+            return true;
         }
-        const std::string_view scope = text.substr(start, end - start);
-        if (!scope.empty()) {
-            if (!is_scope_token(scope)) {
-                *description = "scope holds a value that is not an RFC 6749 scope-token";
-                return false;
-            }
-            if (std::find(scopes->begin(), scopes->end(), scope) == scopes->end()) {
-                scopes->emplace_back(scope);
-            }
+        if (!is_scope_token(scope)) {
+            *description = "scope holds a value that is not an RFC 6749 scope-token";
+            return false;
         }
-        start = end + 1;
-    }
-    return true;
+        if (std::find(scopes->begin(), scopes->end(), scope) == scopes->end()) {
+            scopes->emplace_back(scope);
+        }
+        return true;
+    });
 }
 
 bool read_claims(const json_t *body, JsonPtr *claims, std::string *description)
@@ -114,9 +108,9 @@ json_t *string_value(std::string_view text)
 
 JsonPtr client_object(const Client &client, std::string_view registration_uri)
 {
-    std::string scope_text;
-    for (const auto &scope : client.scopes) {
-        scope_text += (scope_text.empty() ? "" : " ") + scope;
+    const std::optional<std::string> scope_text = join_scopes(client.scopes);
+    if (!scope_text) {
+        throw std::bad_alloc();
     }
     JsonPtr secrets(json_array());
     for (const auto &secret : client.secrets) {
@@ -141,7 +135,7 @@ JsonPtr client_object(const Client &client, std::string_view registration_uri)
     put(o, "client_id", string_value(client.client_id));
     put(o, "client_id_issued_at", json_integer(client.created_at));
     put(o, "client_name", string_value(client.name));
-    put(o, "scope", string_value(scope_text));
+    put(o, "scope", string_value(*scope_text));
     put(o, "grant_types", json_pack("[s]", "client_credentials"));
     put(o, "token_endpoint_auth_method", json_string("client_secret_basic"));
     put(o, "enabled", json_boolean(client.enabled));

@@ -127,26 +127,19 @@ std::optional<TokenRefusal> select_scopes(const std::string *requested, const Cl
         *granted = client.scopes;
         return std::nullopt;
     }
-    size_t start = 0;
-    while (start <= requested->size()) {
-        size_t end = requested->find(' ', start);
-        if (end == std::string::npos) {
-            end = requested->size();
-        }
-        const std::string_view scope = std::string_view(*requested).substr(start, end - start);
-        start = end + 1;
+    std::optional<TokenRefusal> refusal;
+    for_each_space_separated(*requested, [&](std::string_view scope) {
         if (!is_scope_token(scope)) {
-            return refuse(OAuthError::invalid_scope, "scope is malformed");
-        }
-        if (std::find(client.scopes.begin(), client.scopes.end(), scope) == client.scopes.end()) {
-            return refuse(OAuthError::invalid_scope,
-                          "scope " + std::string(scope) + " is not allowed for this client");
-        }
-        if (std::find(granted->begin(), granted->end(), scope) == granted->end()) {
+            refusal = refuse(OAuthError::invalid_scope, "scope is malformed");
+        } else if (std::find(client.scopes.begin(), client.scopes.end(), scope) == client.scopes.end()) {
+            refusal = refuse(OAuthError::invalid_scope,
+                             "scope " + std::string(scope) + " is not allowed for this client");
+        } else if (std::find(granted->begin(), granted->end(), scope) == granted->end()) {
             granted->emplace_back(scope);
         }
-    }
-    return std::nullopt;
+        return !refusal;
+    });
+    return refusal;
 }
 
 TokenDecision decide(const TokenRequest &request, const Registry &registry, const std::vector<std::string> &audiences,

@@ -19,15 +19,10 @@ void add_unique(std::vector<std::string> *scopes, std::string_view scope)
 
 void add_space_separated(std::vector<std::string> *scopes, std::string_view text)
 {
-    size_t start = 0;
-    while (start <= text.size()) {
-        size_t end = text.find(' ', start);
-        if (end == std::string_view::npos) {
-            end = text.size();
-        }
-        add_unique(scopes, text.substr(start, end - start));
-        start = end + 1;
-    }
+    for_each_space_separated(text, [scopes](std::string_view scope) {
+        add_unique(scopes, scope);
+        return true;
+    });
 }
 
 std::string_view string_of(const json_t *value)
