@@ -334,6 +334,19 @@ my @secrets = ([$secret_id, $secret]);
     }
     open my $fh, '>', $file or die; print $fh $good; close $fh;
     fails_ok('a directory as the file', 1, qr/\Q$dir\E is not a regular file/, '--file', $dir, 'list');
+    # a FIFO in the file's place is refused, not waited on: the clients API
+    # reads the file with the same code inside an nginx worker
+    my $fifo = "$dir/fifo.json";
+    POSIX::mkfifo($fifo, 0600) or die "mkfifo: $!";
+    my $fifo_err = eval {
+        local $SIG{ALRM} = sub { die "hung\n" };
+        alarm 10;
+        my $e = fails_ok('a FIFO as the file', 1, qr/\Q$fifo\E is not a regular file/, '--file', $fifo, 'list');
+        alarm 0;
+        $e;
+    };
+    ok(defined $fifo_err, 'a FIFO as the file: answered, not hung') or diag $@;
+    unlink $fifo;
     mkdir "$dir/ro" or die;
     my $ro = "$dir/ro/c.json";
     open $fh, '>', $ro or die; print $fh $good; close $fh;

@@ -142,7 +142,10 @@ void lock(int fd, const std::string &lock_path, bool wait)
 
 Registry read_registry_file(const std::string &path, bool missing_ok, std::optional<struct stat> *existing)
 {
-    Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    // O_NONBLOCK: a FIFO in the file's place would block open() (in an nginx
+    // worker, for the clients API); it is refused below as not a regular
+    // file. Reads of a regular file do not care.
+    Fd fd(open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
     if (fd.get() < 0) {
         if (errno == ENOENT && missing_ok) {
             return Registry();
