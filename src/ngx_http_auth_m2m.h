@@ -149,6 +149,10 @@ typedef struct {
     ngx_str_t                     base_url;     /* for metadata URLs; empty:
                                                    the request's scheme and
                                                    Host */
+
+    /* sender-constrained tokens (core/verify/binding.h) */
+    ngx_flag_t                    certificate_bound;
+    ngx_uint_t                    dpop;         /* m2m::DpopMode */
 } ngx_http_auth_m2m_loc_conf_t;
 
 
@@ -163,6 +167,7 @@ struct ngx_http_auth_m2m_state_t {
     ngx_http_auth_m2m_issuer_t                 *issuer;   /* "iss" named it */
     std::shared_ptr<const m2m::VerifiedToken>   token;    /* signature held */
     m2m::Reason                                 verdict;
+    m2m::Scheme                                 scheme;   /* the token's */
 
     bool                                        busy;     /* auth_m2m_token */
     bool                                        waited;   /* for keys, once */
@@ -240,6 +245,15 @@ m2m::Reason ngx_http_auth_m2m_token(ngx_http_request_t *r,
 ngx_http_auth_m2m_state_t *ngx_http_auth_m2m_state(ngx_http_request_t *r,
     bool access);
 void ngx_http_auth_m2m_forget(ngx_http_auth_m2m_state_t *state);
+
+/* ngx_http_auth_m2m_certificate.cpp: RFC 8705 §3 for a verified token */
+m2m::Reason ngx_http_auth_m2m_check_certificate(ngx_http_request_t *r,
+    ngx_http_auth_m2m_loc_conf_t *alcf, const m2m::VerifiedToken &token);
+
+/* ngx_http_auth_m2m_dpop.cpp: RFC 9449 for a verified token, the proof
+ * checked once per request */
+m2m::Reason ngx_http_auth_m2m_check_dpop(ngx_http_request_t *r,
+    ngx_http_auth_m2m_loc_conf_t *alcf, ngx_http_auth_m2m_state_t *state);
 
 /* ngx_http_auth_m2m_token_cache.cpp */
 char *ngx_http_auth_m2m_token_cache(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -37,6 +37,15 @@ ngx_conf_enum_t  ngx_http_auth_m2m_log_levels[] = {
 };
 
 
+ngx_conf_enum_t  ngx_http_auth_m2m_dpop_modes[] = {
+    { ngx_string("off"), static_cast<ngx_uint_t>(m2m::DpopMode::off) },
+    { ngx_string("allowed"), static_cast<ngx_uint_t>(m2m::DpopMode::allowed) },
+    { ngx_string("required"),
+      static_cast<ngx_uint_t>(m2m::DpopMode::required) },
+    { ngx_null_string, 0 }
+};
+
+
 ngx_command_t  ngx_http_auth_m2m_commands[] = {
 
     { ngx_string("auth_m2m_issuer"),
@@ -136,6 +145,20 @@ ngx_command_t  ngx_http_auth_m2m_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_auth_m2m_loc_conf_t, base_url),
       NULL },
+
+    { ngx_string("auth_m2m_certificate_bound"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_auth_m2m_loc_conf_t, certificate_bound),
+      NULL },
+
+    { ngx_string("auth_m2m_dpop"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_auth_m2m_loc_conf_t, dpop),
+      &ngx_http_auth_m2m_dpop_modes },
 
     { ngx_string("auth_m2m_claim_set"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
@@ -300,6 +323,8 @@ ngx_http_auth_m2m_create_loc_conf(ngx_conf_t *cf)
                        NGX_CONF_UNSET_PTR);
     alcf->token = static_cast<ngx_http_complex_value_t *>(NGX_CONF_UNSET_PTR);
     alcf->log_level = NGX_CONF_UNSET_UINT;
+    alcf->certificate_bound = NGX_CONF_UNSET;
+    alcf->dpop = NGX_CONF_UNSET_UINT;
 
     return alcf;
 }
@@ -352,6 +377,9 @@ ngx_http_auth_m2m_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->realm, prev->realm, "api");
     ngx_conf_merge_uint_value(conf->log_level, prev->log_level, NGX_LOG_INFO);
     ngx_conf_merge_str_value(conf->base_url, prev->base_url, "");
+    ngx_conf_merge_value(conf->certificate_bound, prev->certificate_bound, 0);
+    ngx_conf_merge_uint_value(conf->dpop, prev->dpop,
+                              static_cast<ngx_uint_t>(m2m::DpopMode::allowed));
 
     if (conf->scopes == NGX_CONF_UNSET_PTR) {
         conf->scopes = prev->scopes == NGX_CONF_UNSET_PTR ? NULL : prev->scopes;

@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "core/verify/authorize.h"
+#include "core/verify/scope.h"
 
 
 namespace {
@@ -188,6 +189,35 @@ ngx_http_auth_m2m_authenticate(ngx_http_request_t *r,
     state->busy = false;
 }
 
+/* The access phase's verdict on a verified token, in this order: the times
+ * and the issuer's claims; who presents it (a certificate, a DPoP proof),
+ * so that a stolen token learns nothing about its rights; the location's
+ * scopes; then its auth_m2m_require rules. */
+m2m::Reason
+ngx_http_auth_m2m_judge(ngx_http_request_t *r,
+    ngx_http_auth_m2m_loc_conf_t *alcf, ngx_http_auth_m2m_state_t *state)
+{
+    m2m::Reason  status;
+
+    status = m2m::authorize(*state->token, ngx_time(), NULL);
+
+    if (status == m2m::Reason::ok) {
+        status = ngx_http_auth_m2m_check_certificate(r, alcf, *state->token);
+    }
+
+    if (status == m2m::Reason::ok) {
+        status = ngx_http_auth_m2m_check_dpop(r, alcf, state);
+    }
+
+    if (status == m2m::Reason::ok && alcf->scopes
+        && !m2m::has_all_scopes(state->token->scopes(), *alcf->scopes))
+    {
+        status = m2m::Reason::insufficient_scope;
+    }
+
+    return status;
+}
+
 } /* namespace */
 
 
@@ -244,10 +274,11 @@ ngx_http_auth_m2m_state(ngx_http_request_t *r, bool access)
     }
 
     /* authorized once per look that may judge differently: a fresh token,
-     * or the access phase with the location's scopes */
+     * or the access phase with the location's own rules */
     if (state->token && (fresh || access)) {
-        state->verdict = m2m::authorize(*state->token, ngx_time(),
-                                        access ? alcf->scopes : NULL);
+        state->verdict = access
+                         ? ngx_http_auth_m2m_judge(r, alcf, state)
+                         : m2m::authorize(*state->token, ngx_time(), NULL);
     }
 
     if (fresh) {

@@ -25,6 +25,28 @@ enum class Reason {
     wrong_issuer,        // "iss" absent or not one of the location's issuers
     wrong_audience,      // "aud" absent or not one of the configured audiences
     insufficient_scope,  // verified, but a required scope is missing
+    claim_rule_failed,   // verified, but one of the location's auth_m2m_require values is empty or "0"
+    // Sender-constrained tokens (RFC 8705, RFC 9449): checked per request
+    // once the token verified, before the location's scopes.
+    certificate_mismatch,   // cnf "x5t#S256" without a client certificate of that SHA-256 thumbprint
+    unbound_token,          // auth_m2m_certificate_bound on, and the token has no cnf "x5t#S256"
+    dpop_required,          // auth_m2m_dpop required, and the token came as Bearer
+    dpop_bound_bearer,      // a token with cnf "jkt" presented as Bearer (RFC 9449 §7.1)
+    dpop_unbound_token,     // presented as DPoP, but the token has no cnf "jkt"
+    dpop_key_mismatch,      // cnf "jkt" is not the thumbprint of the proof's key
+    dpop_proof_missing,     // the DPoP scheme without a DPoP header
+    dpop_proof_multiple,    // more than one DPoP header (400)
+    dpop_proof_malformed,   // not a JWS of JSON objects, typ not dpop+jwt, a claim of the wrong type or missing
+    dpop_proof_alg_not_allowed,  // alg not an allowed asymmetric algorithm ("none", HS*)
+    dpop_proof_bad_key,     // "jwk" missing, unusable, or not the alg's type
+    dpop_proof_private_key, // "jwk" carries private key members
+    dpop_proof_bad_signature,    // the proof does not verify with its own jwk
+    dpop_proof_wrong_method,     // htm is not the request's method
+    dpop_proof_wrong_uri,        // htu is not the request's URI
+    dpop_proof_stale,            // iat older than the window allows
+    dpop_proof_future,           // iat further ahead than the leeway allows
+    dpop_proof_replayed,         // jti seen before within the window
+    dpop_proof_wrong_ath,        // ath is not base64url(SHA-256(access token))
     keys_unavailable,    // the issuer has no keys yet (remote key sets)
     jwks_malformed,      // a JWK Set that is not JSON with a "keys" array
     jwks_no_usable_key,  // a JWK Set none of whose keys we can use for signatures

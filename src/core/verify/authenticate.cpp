@@ -207,6 +207,10 @@ Reason authenticate(Token token, const IssuerPolicy &issuer, const IssuerKeys &k
         verified->claims_status_ = verified->token_.issuer() != issuer.issuer
                                        ? Reason::wrong_issuer
                                        : check_audience(claims, issuer.audiences);
+        verified->confirmation_ = read_confirmation(claims);
+        if (verified->claims_status_ == Reason::ok && verified->confirmation_.status != Reason::ok) {
+            verified->claims_status_ = verified->confirmation_.status;
+        }
         verified->client_id_ = find_client_id(claims, issuer.client_id_claims);
         auto scopes = collect_scopes(claims, issuer.scope_claims);
         auto joined = scopes ? join_scopes(*scopes) : std::nullopt;

@@ -4,7 +4,7 @@
 // issuer's rules and keys, in this order: alg allow-list, crit, typ, key
 // selection, signature. Once the signature holds, it reads the claims the
 // verdict needs later: the times, the issuer's own iss and aud, the client
-// id and the scopes. Nothing here depends on the clock or the location, so
+// id, the scopes and cnf. Nothing here depends on the clock or the location, so
 // one verified token can serve every request that presents it to the same
 // issuer while the keys stay in one generation; authorize() (authorize.h)
 // judges it for each request.
@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "keys/issuer_keys.h"
+#include "verify/binding.h"
 #include "verify/issuer_policy.h"
 #include "reason.h"
 #include "token/token.h"
@@ -54,8 +55,9 @@ public:
 
     const TimeClaims &times() const noexcept { return times_; }
     // The first failure among the issuer's own claim rules: wrong_issuer,
-    // then wrong_audience or malformed_claim (aud); ok when they pass. It is
-    // reported after the times, as authorize() does.
+    // then wrong_audience or malformed_claim (aud), then malformed_claim
+    // (cnf); ok when they pass. It is reported after the times, as
+    // authorize() does.
     Reason claims_status() const noexcept { return claims_status_; }
 
     // Read with the issuer's client_id_claims and scope_claims. The client id
@@ -63,6 +65,9 @@ public:
     std::string_view client_id() const noexcept { return client_id_; }
     const std::vector<std::string> &scopes() const noexcept { return scopes_; }
     const std::string &scope_string() const noexcept { return scope_string_; }  // joined by spaces
+    // What cnf binds the token to (binding.h). A malformed cnf is reported
+    // by claims_status() as malformed_claim.
+    const Confirmation &confirmation() const noexcept { return confirmation_; }
 
 private:
     friend Reason authenticate(Token token, const IssuerPolicy &issuer, const IssuerKeys &keys,
@@ -76,6 +81,7 @@ private:
     std::string_view client_id_;
     std::vector<std::string> scopes_;
     std::string scope_string_;
+    Confirmation confirmation_;
 };
 
 // The header checks, authenticate()'s first: the alg allow-list
