@@ -30,6 +30,7 @@ extern "C" {
 #include <vector>
 
 #include "core/verify/authenticate.h"
+#include "core/verify/dpop_proof.h"
 #include "core/keys/issuer_keys.h"
 #include "core/verify/issuer_policy.h"
 
@@ -254,6 +255,13 @@ m2m::Reason ngx_http_auth_m2m_check_certificate(ngx_http_request_t *r,
  * checked once per request */
 m2m::Reason ngx_http_auth_m2m_check_dpop(ngx_http_request_t *r,
     ngx_http_auth_m2m_loc_conf_t *alcf, ngx_http_auth_m2m_state_t *state);
+
+/* The request's one DPoP proof, checked against this request (method, URI,
+ * time, for `access_token` when not NULL) and its jti recorded in the zone
+ * so that it is never accepted again. Also for the token endpoint. */
+m2m::Reason ngx_http_auth_m2m_dpop_proof(ngx_http_request_t *r,
+    ngx_http_auth_m2m_loc_conf_t *alcf, ngx_str_t *access_token,
+    m2m::DpopProof *proof);
 
 /* ngx_http_auth_m2m_token_cache.cpp */
 char *ngx_http_auth_m2m_token_cache(ngx_conf_t *cf, ngx_command_t *cmd,
