@@ -62,6 +62,7 @@ typedef struct ngx_http_auth_m2m_fetch_s      ngx_http_auth_m2m_fetch_t;
 typedef struct ngx_http_auth_m2m_source_s     ngx_http_auth_m2m_source_t;
 typedef struct ngx_http_auth_m2m_fetched_s    ngx_http_auth_m2m_fetched_t;
 typedef struct ngx_http_auth_m2m_endpoint_s   ngx_http_auth_m2m_endpoint_t;
+typedef struct ngx_http_auth_m2m_rule_s       ngx_http_auth_m2m_rule_t;
 
 
 /* One auth_m2m_issuer block; created by its first mention, so that auth_m2m
@@ -140,6 +141,8 @@ typedef struct {
     ngx_array_t                  *issuers;
     ngx_http_auth_m2m_strings_t  *scopes;
     ngx_str_t                     scope_attr;   /* scopes joined, for 403s */
+    /* of ngx_http_auth_m2m_rule_t; NGX_CONF_UNSET_PTR: inherit */
+    ngx_array_t                  *rules;
     ngx_str_t                     realm;
     ngx_http_complex_value_t     *token;
     ngx_uint_t                    log_level;    /* of "access refused" */
@@ -169,6 +172,8 @@ struct ngx_http_auth_m2m_state_t {
     std::shared_ptr<const m2m::VerifiedToken>   token;    /* signature held */
     m2m::Reason                                 verdict;
     m2m::Scheme                                 scheme;   /* the token's */
+    const ngx_str_t                            *failed_rule;
+    ngx_uint_t                                  rule_status;
 
     bool                                        busy;     /* auth_m2m_token */
     bool                                        waited;   /* for keys, once */
@@ -262,6 +267,12 @@ m2m::Reason ngx_http_auth_m2m_check_dpop(ngx_http_request_t *r,
 m2m::Reason ngx_http_auth_m2m_dpop_proof(ngx_http_request_t *r,
     ngx_http_auth_m2m_loc_conf_t *alcf, ngx_str_t *access_token,
     m2m::DpopProof *proof);
+
+/* ngx_http_auth_m2m_require.cpp */
+char *ngx_http_auth_m2m_require(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+m2m::Reason ngx_http_auth_m2m_check_rules(ngx_http_request_t *r,
+    ngx_http_auth_m2m_loc_conf_t *alcf, ngx_http_auth_m2m_state_t *state);
 
 /* ngx_http_auth_m2m_token_cache.cpp */
 char *ngx_http_auth_m2m_token_cache(ngx_conf_t *cf, ngx_command_t *cmd,

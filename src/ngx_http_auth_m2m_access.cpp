@@ -39,6 +39,38 @@ ngx_http_auth_m2m_add_header(ngx_http_request_t *r, const char *key,
 }
 
 
+/* An error_page that leads to another protected location refuses twice:
+ * only the last refusal's challenges may reach the client. */
+void
+ngx_http_auth_m2m_clear_challenges(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    if (r->headers_out.www_authenticate == NULL) {
+        return;
+    }
+
+    for (part = &r->headers_out.headers.part; part; part = part->next) {
+        h = static_cast<ngx_table_elt_t *>(part->elts);
+
+        for (i = 0; i < part->nelts; i++) {
+            if (h[i].hash != 0
+                && h[i].key.len == sizeof("WWW-Authenticate") - 1
+                && ngx_strncasecmp(h[i].key.data,
+                                   (u_char *) "WWW-Authenticate",
+                                   h[i].key.len) == 0)
+            {
+                h[i].hash = 0;
+            }
+        }
+    }
+
+    r->headers_out.www_authenticate = NULL;
+}
+
+
 ngx_int_t
 ngx_http_auth_m2m_challenge(ngx_http_request_t *r,
     ngx_http_auth_m2m_loc_conf_t *alcf, const char *error,
@@ -102,7 +134,16 @@ ngx_http_auth_m2m_log_refusal(ngx_http_request_t *r,
     level = alcf->log_level;
 
     /* the client id comes from claims only once their signature held */
-    if (state->token) {
+    if (state->failed_rule) {
+        client_id = state->token->client_id();
+
+        ngx_log_error(level, r->connection->log, 0,
+                      "auth_m2m: access refused: %s, client_id \"%*s\", "
+                      "issuer \"%V\", rule \"%V\"", code, client_id.size(),
+                      client_id.data(), &state->issuer->name,
+                      state->failed_rule);
+
+    } else if (state->token) {
         client_id = state->token->client_id();
 
         ngx_log_error(level, r->connection->log, 0,
@@ -150,6 +191,7 @@ ngx_http_auth_m2m_refuse(ngx_http_request_t *r,
     const char  *error, *description = m2m::reason_code(state->verdict);
 
     ngx_http_auth_m2m_log_refusal(r, state);
+    ngx_http_auth_m2m_clear_challenges(r);
 
     switch (state->verdict) {
 
@@ -170,6 +212,20 @@ ngx_http_auth_m2m_refuse(ngx_http_request_t *r,
         error = "insufficient_scope";
         description = NULL;
         scope = &alcf->scope_attr;
+        break;
+
+    case m2m::Reason::claim_rule_failed:
+        /* RFC 6750 §3.1: a valid token without the rights asked for is
+         * insufficient_scope, unless the rule asked to look invalid */
+        if (state->rule_status == NGX_HTTP_UNAUTHORIZED) {
+            status = NGX_HTTP_UNAUTHORIZED;
+            error = "invalid_token";
+
+        } else {
+            status = NGX_HTTP_FORBIDDEN;
+            error = "insufficient_scope";
+        }
+
         break;
 
     case m2m::Reason::keys_unavailable:

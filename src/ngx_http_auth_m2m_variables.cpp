@@ -73,7 +73,9 @@ ngx_http_auth_m2m_set_json(ngx_http_request_t *r,
 
 
 /* The verified token, or NULL when there is none to read from: one that
- * passed every check, the location's scopes perhaps excepted. */
+ * passed every check, the location's scopes and rules perhaps excepted. A
+ * token refused for who presented it (a certificate or a DPoP proof) is
+ * not read from: it was not the caller's to show. */
 const m2m::VerifiedToken *
 ngx_http_auth_m2m_verified(ngx_http_request_t *r)
 {
@@ -83,7 +85,8 @@ ngx_http_auth_m2m_verified(ngx_http_request_t *r)
 
     if (state == NULL
         || (state->verdict != m2m::Reason::ok
-            && state->verdict != m2m::Reason::insufficient_scope))
+            && state->verdict != m2m::Reason::insufficient_scope
+            && state->verdict != m2m::Reason::claim_rule_failed))
     {
         return NULL;
     }

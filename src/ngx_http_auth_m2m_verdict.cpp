@@ -199,6 +199,8 @@ ngx_http_auth_m2m_judge(ngx_http_request_t *r,
 {
     m2m::Reason  status;
 
+    state->failed_rule = NULL;
+
     status = m2m::authorize(*state->token, ngx_time(), NULL);
 
     if (status == m2m::Reason::ok) {
@@ -213,6 +215,13 @@ ngx_http_auth_m2m_judge(ngx_http_request_t *r,
         && !m2m::has_all_scopes(state->token->scopes(), *alcf->scopes))
     {
         status = m2m::Reason::insufficient_scope;
+    }
+
+    if (status == m2m::Reason::ok) {
+        /* the rules read $m2m_* variables, which read this verdict: it may
+         * still be a previous location's */
+        state->verdict = status;
+        status = ngx_http_auth_m2m_check_rules(r, alcf, state);
     }
 
     return status;
