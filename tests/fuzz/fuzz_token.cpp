@@ -128,6 +128,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (v.token) {
         fuzz::check_client_id(v.token->client_id());
         fuzz::check_scopes(v.token->scopes(), v.token->scope_string());
+        // cnf: a verified token is bound only by well-formed digests, and a
+        // malformed cnf never lets the token through
+        const m2m::Confirmation &cnf = v.token->confirmation();
+        if (cnf.status != m2m::Reason::ok && (v.status == m2m::Reason::ok || !cnf.x5t_s256.empty() || !cnf.jkt.empty())) {
+            fuzz::fail("a malformed cnf bound the token or let it through");
+        }
+        if ((!cnf.x5t_s256.empty() && cnf.x5t_s256.size() != 43) || (!cnf.jkt.empty() && cnf.jkt.size() != 43)) {
+            fuzz::fail("cnf digest of the wrong length");
+        }
+        const std::string_view other = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        if (!cnf.x5t_s256.empty() && cnf.x5t_s256 != other
+            && m2m::check_certificate_binding(cnf, false, &other) != m2m::Reason::certificate_mismatch) {
+            fuzz::fail("a certificate-bound token accepted another certificate");
+        }
+        if (!cnf.jkt.empty() && m2m::check_dpop_binding(cnf, m2m::DpopMode::allowed, m2m::Scheme::bearer, {})
+                                    != m2m::Reason::dpop_bound_bearer) {
+            fuzz::fail("a DPoP-bound token accepted as Bearer");
+        }
     }
     return 0;
 }
