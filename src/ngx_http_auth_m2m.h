@@ -156,6 +156,8 @@ typedef struct {
 
     /* sender-constrained tokens (core/verify/binding.h) */
     ngx_flag_t                    certificate_bound;
+    ngx_http_complex_value_t     *client_certificate;  /* NULL: the
+                                                          connection's */
     ngx_uint_t                    dpop;         /* m2m::DpopMode */
 } ngx_http_auth_m2m_loc_conf_t;
 

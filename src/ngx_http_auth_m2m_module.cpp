@@ -160,6 +160,13 @@ ngx_command_t  ngx_http_auth_m2m_commands[] = {
       offsetof(ngx_http_auth_m2m_loc_conf_t, certificate_bound),
       NULL },
 
+    { ngx_string("auth_m2m_client_certificate"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_auth_m2m_loc_conf_t, client_certificate),
+      NULL },
+
     { ngx_string("auth_m2m_dpop"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_enum_slot,
@@ -332,6 +339,8 @@ ngx_http_auth_m2m_create_loc_conf(ngx_conf_t *cf)
     alcf->log_level = NGX_CONF_UNSET_UINT;
     alcf->certificate_bound = NGX_CONF_UNSET;
     alcf->rules = static_cast<ngx_array_t *>(NGX_CONF_UNSET_PTR);
+    alcf->client_certificate = static_cast<ngx_http_complex_value_t *>(
+                                   NGX_CONF_UNSET_PTR);
     alcf->dpop = NGX_CONF_UNSET_UINT;
 
     return alcf;
@@ -387,6 +396,8 @@ ngx_http_auth_m2m_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->base_url, prev->base_url, "");
     ngx_conf_merge_value(conf->certificate_bound, prev->certificate_bound, 0);
     ngx_conf_merge_ptr_value(conf->rules, prev->rules, NULL);
+    ngx_conf_merge_ptr_value(conf->client_certificate,
+                             prev->client_certificate, NULL);
     ngx_conf_merge_uint_value(conf->dpop, prev->dpop,
                               static_cast<ngx_uint_t>(m2m::DpopMode::allowed));
 

@@ -22,7 +22,8 @@ enum ngx_http_auth_m2m_field_e {
     NGX_HTTP_AUTH_M2M_ISSUER,
     NGX_HTTP_AUTH_M2M_TOKEN_ID,
     NGX_HTTP_AUTH_M2M_EXPIRES,
-    NGX_HTTP_AUTH_M2M_ERROR
+    NGX_HTTP_AUTH_M2M_ERROR,
+    NGX_HTTP_AUTH_M2M_CNF_X5T
 };
 
 
@@ -142,6 +143,10 @@ ngx_http_auth_m2m_variable(ngx_http_request_t *r,
                                                                    "exp"))));
         return ngx_http_auth_m2m_set_value(r, v, buf);
 
+    case NGX_HTTP_AUTH_M2M_CNF_X5T:
+        return ngx_http_auth_m2m_set_value(r, v,
+                                           verified->confirmation().x5t_s256);
+
     default:
         v->not_found = 1;
         return NGX_OK;
@@ -247,6 +252,9 @@ ngx_http_variable_t  ngx_http_auth_m2m_vars[] = {
 
     { ngx_string("m2m_error"), NULL, ngx_http_auth_m2m_variable,
       NGX_HTTP_AUTH_M2M_ERROR, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("m2m_cnf_x5t"), NULL, ngx_http_auth_m2m_variable,
+      NGX_HTTP_AUTH_M2M_CNF_X5T, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("m2m_claim_"), NULL, ngx_http_auth_m2m_claim_variable,
       0, NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },

@@ -177,6 +177,9 @@ START_TEST(test_encoder)
         const std::string in = bytes.substr(0, len);
         const std::string encoded = m2m::base64url_encode(in);
         ck_assert_msg(encoded == testkeys::b64url_encode(in), "length %zu encodes otherwise", len);
+        std::string buffer(m2m::base64url_encoded_size(len) + 1, '#');
+        m2m::base64url_encode(in, &buffer[0]);
+        ck_assert_msg(buffer == encoded + "#", "length %zu: the buffer form writes otherwise", len);
         std::string out;
         ck_assert_msg(decode(encoded, &out) && out == in, "length %zu does not round-trip", len);
     }

@@ -28,3 +28,4 @@ Suite *form_suite();
 Suite *token_request_suite();
 Suite *access_token_suite();
 Suite *binding_suite();
+Suite *client_certificate_suite();

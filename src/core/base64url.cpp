@@ -77,8 +77,13 @@ bool decode_into(std::string_view in, unsigned char *out)
 
 std::string base64url_encode(std::string_view in)
 {
-    std::string out;
-    out.reserve(base64url_encoded_size(in.size()));
+    std::string out(base64url_encoded_size(in.size()), '\0');
+    base64url_encode(in, &out[0]);
+    return out;
+}
+
+void base64url_encode(std::string_view in, char *out) noexcept
+{
     uint32_t acc = 0;
     int bits = 0;
     for (unsigned char c : in) {
@@ -86,13 +91,12 @@ std::string base64url_encode(std::string_view in)
         bits += 8;
         while (bits >= 6) {
             bits -= 6;
-            out += kAlphabet[(acc >> bits) & 63];
+            *out++ = kAlphabet[(acc >> bits) & 63];
         }
     }
     if (bits > 0) {
-        out += kAlphabet[(acc << (6 - bits)) & 63];
+        *out = kAlphabet[(acc << (6 - bits)) & 63];
     }
-    return out;
 }
 
 bool base64url_decode(std::string_view in, std::string *out) noexcept

@@ -12,6 +12,10 @@ namespace m2m {
 // RFC 4648 §5 without padding. Throws std::bad_alloc only.
 std::string base64url_encode(std::string_view in);
 
+// The same into a caller's buffer of base64url_encoded_size(in.size())
+// characters (no allocation, no terminating NUL).
+void base64url_encode(std::string_view in, char *out) noexcept;
+
 bool base64url_decode(std::string_view in, std::string *out) noexcept;
 
 // The same into a caller's buffer of `capacity` bytes (a stack array on the

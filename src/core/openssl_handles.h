@@ -10,6 +10,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
+#include <openssl/x509.h>
 
 namespace m2m {
 
@@ -23,6 +24,7 @@ struct OpenSslDeleter {
     void operator()(BIGNUM *p) const noexcept { BN_free(p); }
     void operator()(BIO *p) const noexcept { BIO_free(p); }
     void operator()(ECDSA_SIG *p) const noexcept { ECDSA_SIG_free(p); }
+    void operator()(X509 *p) const noexcept { X509_free(p); }
 };
 
 using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, OpenSslDeleter>;
@@ -34,6 +36,7 @@ using ParamsPtr = std::unique_ptr<OSSL_PARAM, OpenSslDeleter>;
 using BignumPtr = std::unique_ptr<BIGNUM, OpenSslDeleter>;
 using BioPtr = std::unique_ptr<BIO, OpenSslDeleter>;
 using EcdsaSigPtr = std::unique_ptr<ECDSA_SIG, OpenSslDeleter>;
+using X509Ptr = std::unique_ptr<X509, OpenSslDeleter>;
 
 // Errors that OpenSSL queues while this lives are dropped when it ends;
 // errors queued before are kept. A refused signature queues one (RSA
