@@ -38,6 +38,7 @@ int main()
     srunner_add_suite(runner, access_token_suite());
     srunner_add_suite(runner, binding_suite());
     srunner_add_suite(runner, client_certificate_suite());
+    srunner_add_suite(runner, dpop_proof_suite());
 
     srunner_run_all(runner, CK_NORMAL);
     const int failed = srunner_ntests_failed(runner);

@@ -29,3 +29,4 @@ Suite *token_request_suite();
 Suite *access_token_suite();
 Suite *binding_suite();
 Suite *client_certificate_suite();
+Suite *dpop_proof_suite();
