@@ -421,7 +421,7 @@ START_TEST(test_bad_signature)
         ck_assert_msg(check(proof) == Reason::dpop_proof_bad_signature, "length %zu", size);
     }
     // the claims changed under a good signature
-    const std::string other = testkeys::split(proof_of(Spec{"ES256", KeyName::p256, KeyName::p256, {}, {{"htm", q("GET")}}})).payload;
+    const std::string other = testkeys::split(proof_of(Spec{"ES256", KeyName::p256, KeyName::p256, {}, {{"jti", q("another")}}})).payload;
     ck_assert_status(check(s.header + "." + other + "." + s.signature), Reason::dpop_proof_bad_signature);
 }
 END_TEST
@@ -573,12 +573,35 @@ START_TEST(test_iat_window)
 }
 END_TEST
 
-// The first failure in RFC 9449 §4.3's order is the one reported.
+// An RSA key over 4096 bits is refused before any signature check: anyone
+// may send a proof, and a key set's 16384-bit limit would let each one cost
+// 64 times a 2048-bit check.
+START_TEST(test_rsa_key_size_capped)
+{
+    for (size_t bytes : {512u, 513u, 2048u}) {
+        std::string n(bytes, '\x55');
+        n[0] = '\xc1';
+        n.back() = '\x01';
+        Spec spec;
+        spec.header = {{"alg", q("RS256")},
+                       {"jwk", "{\"kty\":\"RSA\",\"n\":\"" + testkeys::b64url_encode(n) + "\",\"e\":\"AQAB\"}"}};
+        ck_assert_status(check(spec), bytes == 512 ? Reason::dpop_proof_bad_signature : Reason::dpop_proof_bad_key);
+    }
+}
+END_TEST
+
+// The first failure is the one reported: the form, then what needs no key
+// (method, URI, time, ath), then the key and the signature, so that a proof
+// for another request costs no public-key operation.
 START_TEST(test_order)
 {
     Spec spec;
     spec.signer = KeyName::p256_other;
     spec.claims = {{"htm", q("GET")}, {"iat", at(-1000)}};
+    ck_assert_status(check(spec), Reason::dpop_proof_wrong_method);
+    spec.claims = {{"iat", at(-1000)}};
+    ck_assert_status(check(spec), Reason::dpop_proof_stale);
+    spec.claims = {};
     ck_assert_status(check(spec), Reason::dpop_proof_bad_signature);
     spec = Spec();
     spec.claims = {{"htm", q("GET")}, {"htu", q("https://x/")}, {"iat", at(-1000)}};
@@ -641,6 +664,7 @@ Suite *dpop_proof_suite()
     tcase_add_test(tc, test_htu_matches);
     tcase_add_test(tc, test_iat_window);
     tcase_add_test(tc, test_order);
+    tcase_add_test(tc, test_rsa_key_size_capped);
     tcase_add_test(tc, test_import_public_jwk);
     suite_add_tcase(s, tc);
     return s;

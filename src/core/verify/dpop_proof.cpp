@@ -353,22 +353,8 @@ Reason verify(std::string_view proof, const DpopRequest &request, DpopProof *out
         return Reason::dpop_proof_malformed;
     }
 
-    Key key;
-    status = import_public_jwk(json_object_get(token.header(), "jwk"), alg, &key);
-    if (status != Reason::ok) {
-        return status;
-    }
-    status = verify_signature(key, alg, token.signing_input(), token.signature());
-    if (status == Reason::bad_signature) {
-        return Reason::dpop_proof_bad_signature;
-    }
-    if (status == Reason::key_alg_mismatch) {
-        return Reason::dpop_proof_bad_key;  // import_public_jwk checked fits already
-    }
-    if (status != Reason::ok) {
-        return Reason::internal_error;
-    }
-
+    // What needs no key first, as for access tokens: a proof for another
+    // request, or a stale one, costs no public-key operation.
     // RFC 9110 §9.1: the method is case-sensitive.
     if (claims.htm != request.method) {
         return Reason::dpop_proof_wrong_method;
@@ -392,6 +378,26 @@ Reason verify(std::string_view proof, const DpopRequest &request, DpopProof *out
         if (!same_digest(claims.ath, expected)) {
             return Reason::dpop_proof_wrong_ath;
         }
+    }
+    Key key;
+    status = import_public_jwk(json_object_get(token.header(), "jwk"), alg, &key);
+    if (status != Reason::ok) {
+        return status;
+    }
+    // Anyone can send a proof: a huge modulus would make every refusal cost
+    // many times a 2048-bit check. RFC 9449 asks for no such key.
+    if (key.kty == KeyType::RSA && key.signature_size > kMaxDpopRsaBits / 8) {
+        return Reason::dpop_proof_bad_key;
+    }
+    status = verify_signature(key, alg, token.signing_input(), token.signature());
+    if (status == Reason::bad_signature) {
+        return Reason::dpop_proof_bad_signature;
+    }
+    if (status == Reason::key_alg_mismatch) {
+        return Reason::dpop_proof_bad_key;  // import_public_jwk checked fits already
+    }
+    if (status != Reason::ok) {
+        return Reason::internal_error;
     }
 
     DpopProof result;

@@ -38,6 +38,9 @@ struct DpopProof {
 // Largest proof read; anything longer is dpop_proof_malformed.
 constexpr size_t kMaxDpopProofSize = 8192;
 
+// Largest RSA key a proof may carry (a key set's limit is 16384 bits).
+constexpr size_t kMaxDpopRsaBits = 4096;
+
 // ok with *out filled (left untouched otherwise), or the first failure, in
 // this order:
 //   dpop_proof_malformed        over kMaxDpopProofSize, not a compact JWS of
@@ -47,15 +50,16 @@ constexpr size_t kMaxDpopProofSize = 8192;
 //   dpop_proof_malformed        jti not a string of 1-256 bytes without line
 //                               breaks, htm or htu not a string, iat not a
 //                               number, ath present and not a string;
-//   dpop_proof_private_key      jwk has a private member (import_public_jwk);
-//   dpop_proof_bad_key          jwk missing, unusable, or not the alg's type;
-//   dpop_proof_bad_signature;
 //   dpop_proof_wrong_method     htm is not request.method (case-sensitive);
 //   dpop_proof_wrong_uri;
 //   dpop_proof_stale            iat < now - window - leeway;
 //   dpop_proof_future           iat > now + leeway;
 //   dpop_proof_wrong_ath        an access token, and ath missing or not its
 //                               hash (compared in constant time);
+//   dpop_proof_private_key      jwk has a private member (import_public_jwk);
+//   dpop_proof_bad_key          jwk missing, unusable, not the alg's type, or
+//                               an RSA key over kMaxDpopRsaBits;
+//   dpop_proof_bad_signature;
 //   internal_error              memory or OpenSSL failed.
 Reason verify_dpop_proof(std::string_view proof, const DpopRequest &request, DpopProof *out) noexcept;
 
