@@ -271,7 +271,7 @@ run_fuzz() {
     make -s -C "$top/tests/fuzz" BUILD="$build" -j"$(nproc)"
     # inputs a little past each parser's own limits (8 KiB tokens)
     # (others: libFuzzer's default, 4096)
-    local -A max_len=([token]=9000 [jwks]=16384 [http_response]=8192 [discovery]=4096 [differential]=2048 [signing_key]=8192 [registry]=16384 [form]=9000)
+    local -A max_len=([token]=9000 [jwks]=16384 [http_response]=8192 [discovery]=4096 [differential]=2048 [signing_key]=8192 [registry]=16384 [form]=9000 [dpop_proof]=9000)
     local t corpus logfile dict final verdict
     mkdir -p "$out/artifacts" "$out/logs"
     for t in $(make -s -C "$top/tests/fuzz" targets); do

@@ -36,6 +36,7 @@ int main()
     srunner_add_suite(runner, form_suite());
     srunner_add_suite(runner, token_request_suite());
     srunner_add_suite(runner, access_token_suite());
+    srunner_add_suite(runner, dpop_proof_suite());
 
     srunner_run_all(runner, CK_NORMAL);
     const int failed = srunner_ntests_failed(runner);

@@ -27,3 +27,4 @@ Suite *registry_suite();
 Suite *form_suite();
 Suite *token_request_suite();
 Suite *access_token_suite();
+Suite *dpop_proof_suite();

@@ -10,6 +10,7 @@
 #include "fuzz_support.h"
 #include "issuer/signing_key.h"
 #include "keys/jwks.h"
+#include "keys/thumbprint.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -43,9 +43,4 @@ private:
 // {"keys":[...]} of the public JWKs, in order. Throws std::bad_alloc only.
 std::string jwks_json(const SigningKey *keys, size_t count);
 
-// The RFC 7638 thumbprint (SHA-256 over the required members in
-// lexicographic order, base64url) of an RSA or EC P-256/P-384 key, public or
-// private; empty if it is another kind or OpenSSL fails.
-std::string jwk_thumbprint(const EVP_PKEY *key) noexcept;
-
 }  // namespace m2m

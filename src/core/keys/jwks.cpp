@@ -14,6 +14,9 @@ namespace m2m {
 
 namespace {
 
+// The one reason that is not the key's fault: import_public_jwk tells it apart.
+const char kOutOfMemory[] = "out of memory";
+
 std::optional<Curve> curve_from_name(std::string_view name)
 {
     if (name == "P-256") {
@@ -146,7 +149,7 @@ std::string make_rsa_pkey(const std::string &n, const std::string &e, EvpPkeyPtr
     ParamBuilderPtr builder(OSSL_PARAM_BLD_new());
     if (!bn_n || !bn_e || !builder || OSSL_PARAM_BLD_push_BN(builder.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) != 1 ||
         OSSL_PARAM_BLD_push_BN(builder.get(), OSSL_PKEY_PARAM_RSA_E, bn_e.get()) != 1) {
-        return "out of memory";
+        return kOutOfMemory;
     }
     ParamsPtr params(OSSL_PARAM_BLD_to_param(builder.get()));
     EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
@@ -184,7 +187,7 @@ std::string make_ec_pkey(Curve curve, const std::string &x, const std::string &y
     ParamBuilderPtr builder(OSSL_PARAM_BLD_new());
     if (!builder || OSSL_PARAM_BLD_push_utf8_string(builder.get(), OSSL_PKEY_PARAM_GROUP_NAME, group, 0) != 1 ||
         OSSL_PARAM_BLD_push_octet_string(builder.get(), OSSL_PKEY_PARAM_PUB_KEY, point, 1 + 2 * width) != 1) {
-        return "out of memory";
+        return kOutOfMemory;
     }
     ParamsPtr params(OSSL_PARAM_BLD_to_param(builder.get()));
     EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
@@ -202,8 +205,9 @@ std::string make_ec_pkey(Curve curve, const std::string &x, const std::string &y
     return {};
 }
 
-// The key for EVP, and a verification context for each algorithm it fits.
-std::string prepare_for_evp(Key *key, const std::string &a, const std::string &b)
+// The key for EVP, and a verification context for each algorithm it fits
+// (only `only`'s, when not null).
+std::string prepare_for_evp(Key *key, const std::string &a, const std::string &b, const Algorithm *only)
 {
     std::string why = key->kty == KeyType::RSA ? make_rsa_pkey(a, b, &key->pkey) : make_ec_pkey(key->crv, a, b, &key->pkey);
     if (!why.empty()) {
@@ -216,7 +220,7 @@ std::string prepare_for_evp(Key *key, const std::string &a, const std::string &b
     }
     for (size_t i = 0; i < kAlgorithmCount; i++) {
         const auto alg = static_cast<Algorithm>(i);
-        if (key->fits(alg)) {
+        if (key->fits(alg) && (!only || *only == alg)) {
             key->verifiers[i] = prepare_verification(key->pkey.get(), alg);
             if (!key->verifiers[i]) {
                 return std::string("rejected by OpenSSL for ") + algorithm_name(alg);
@@ -253,8 +257,11 @@ std::string printable(std::string_view text)
     return out;
 }
 
-// Builds a Key from one JWK, or returns the reason it cannot be used.
-std::string import_key(json_t *jwk, Key *key)
+// Builds a Key from one JWK, or returns the reason it cannot be used. With
+// `only` (a DPoP proof's key, imported per request for one signature), the
+// key must fit that algorithm, only its verifier is prepared, and no cjose
+// copy is made: nothing reads it.
+std::string import_key(const json_t *jwk, Key *key, const Algorithm *only = nullptr)
 {
     if (!json_is_object(jwk)) {
         return "not a JSON object";
@@ -334,12 +341,24 @@ std::string import_key(json_t *jwk, Key *key)
     if (key->alg && !key->fits(*key->alg)) {
         return "\"alg\" " + std::string(alg) + " does not fit the key";
     }
+    // RFC 7518 §3.3 and §3.4: an RSA signature is exactly the modulus length
+    // and an ECDSA one is R||S at the curve's width. cjose accepts longer
+    // ones, which would make signatures malleable.
+    if (key->kty == KeyType::EC) {
+        key->signature_size = 2 * coordinate_size(key->crv);
+    }
+    if (only) {
+        if (!key->fits(*only)) {
+            return std::string("does not fit ") + algorithm_name(*only);
+        }
+        return prepare_for_evp(key, number_a, number_b, only);
+    }
 
     // Import only the public members: cjose would happily load a private
     // half ("d", "p", ...) that a published key set should never carry.
     JsonPtr public_jwk(json_object());
     if (!public_jwk) {
-        return "out of memory";
+        return kOutOfMemory;
     }
     static const char *const kRsaMembers[] = {"kty", "n", "e", nullptr};
     static const char *const kEcMembers[] = {"kty", "crv", "x", "y", nullptr};
@@ -352,13 +371,7 @@ std::string import_key(json_t *jwk, Key *key)
     if (!key->jwk) {
         return std::string("rejected by cjose: ") + (err.message ? err.message : "invalid key");
     }
-    // RFC 7518 §3.3 and §3.4: an RSA signature is exactly the modulus length
-    // and an ECDSA one is R||S at the curve's width. cjose accepts longer
-    // ones, which would make signatures malleable.
-    if (key->kty == KeyType::EC) {
-        key->signature_size = 2 * coordinate_size(key->crv);
-    }
-    return prepare_for_evp(key, number_a, number_b);
+    return prepare_for_evp(key, number_a, number_b, nullptr);
 }
 
 }  // namespace
@@ -400,6 +413,34 @@ JwksParseResult parse_jwks(std::string_view json) noexcept
         result.status = Reason::internal_error;
     }
     return result;
+}
+
+Reason import_public_jwk(const json_t *jwk, Algorithm alg, Key *out) noexcept
+{
+    try {
+        if (!json_is_object(jwk)) {
+            return Reason::dpop_proof_bad_key;
+        }
+        // RFC 7518 §6.2.2, §6.3.2 and §6.4: every private or secret member.
+        // A client that sends one has leaked its key.
+        for (const char *name : {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}) {
+            if (json_object_get(jwk, name)) {
+                return Reason::dpop_proof_private_key;
+            }
+        }
+        Key key{};
+        const std::string why = import_key(jwk, &key, &alg);
+        if (why == kOutOfMemory) {
+            return Reason::internal_error;
+        }
+        if (!why.empty()) {
+            return Reason::dpop_proof_bad_key;
+        }
+        *out = std::move(key);
+        return Reason::ok;
+    } catch (...) {
+        return Reason::internal_error;
+    }
 }
 
 std::shared_ptr<const KeySet> share_keys(KeySet keys) noexcept

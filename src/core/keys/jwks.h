@@ -29,7 +29,7 @@ struct Key {
     Curve crv;                     // Curve::none for RSA
     std::optional<Algorithm> alg;  // the JWK's own "alg", if it names one
     size_t signature_size = 0;     // the only valid signature length for this key
-    JwkPtr jwk;
+    JwkPtr jwk;                    // null for a DPoP proof's key
     // The same public key for OpenSSL 3's EVP, built once per key set from
     // the members parse_jwks checked, never from cjose's copy.
     EvpPkeyPtr pkey;
@@ -60,6 +60,15 @@ struct JwksParseResult {
 };
 
 JwksParseResult parse_jwks(std::string_view json) noexcept;
+
+// One public JWK, as a DPoP proof's header carries it (RFC 9449 §4.2),
+// checked as parse_jwks checks each key of a set, for verifying `alg` only
+// (its verifier alone is prepared). In order: dpop_proof_bad_key if it is
+// not an object; dpop_proof_private_key if it has a private or secret
+// member (d, p, q, dp, dq, qi, oth, k), whatever its kty; dpop_proof_bad_key
+// if parse_jwks would skip it (a symmetric kty among others) or it does not
+// fit alg (Key::fits); internal_error if memory ran out; ok and *out.
+Reason import_public_jwk(const json_t *jwk, Algorithm alg, Key *out) noexcept;
 
 // Moves a parsed set behind the pointer IssuerKeys::set holds. Null if
 // memory ran out: a worker importing keys then keeps its old ones rather
