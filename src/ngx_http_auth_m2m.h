@@ -126,7 +126,19 @@ typedef struct {
     ngx_http_auth_m2m_shctx_t    *sh;
     ngx_slab_pool_t              *shpool;
     size_t                        token_cache;  /* per worker; 0: off */
+
+    /* DPoP: the jti replay cache's zone (ngx_http_auth_m2m_dpop_replay.cpp)
+     * and the algs="..." of DPoP challenges */
+    size_t                        dpop_replay_size;
+    ngx_shm_zone_t               *dpop_replay;
+    ngx_str_t                     dpop_algs;
 } ngx_http_auth_m2m_main_conf_t;
+
+
+/* auth_m2m_dpop_replay_cache's default: at 128 bytes a proof, about 32,000
+ * proofs, all the DPoP requests of 65 s (the default window and leeway) at
+ * 500 requests a second. */
+#define NGX_HTTP_AUTH_M2M_DPOP_REPLAY_SIZE  (4 * 1024 * 1024)
 
 
 /* auth_m2m_token_cache's default: about 1,150 entries of a typical 630-byte
@@ -159,7 +171,13 @@ typedef struct {
     ngx_http_complex_value_t     *client_certificate;  /* NULL: the
                                                           connection's */
     ngx_uint_t                    dpop;         /* m2m::DpopMode */
+    time_t                        dpop_window;  /* how old a proof's iat may
+                                                   be */
 } ngx_http_auth_m2m_loc_conf_t;
+
+
+/* An RFC 7638 thumbprint: base64url of a SHA-256, no padding. */
+#define NGX_HTTP_AUTH_M2M_JKT_LEN  43
 
 
 /* What one request's token turned out to be. Lives in a pool cleanup so that
@@ -176,6 +194,16 @@ struct ngx_http_auth_m2m_state_t {
     m2m::Scheme                                 scheme;   /* the token's */
     const ngx_str_t                            *failed_rule;
     ngx_uint_t                                  rule_status;
+    ngx_str_t                                   presented; /* the token as
+                                                              sent: DPoP's
+                                                              ath */
+
+    /* the DPoP proof, checked once per request: a second look (an internal
+     * redirect, a key refetch) must not take its jti for a replay */
+    bool                                        dpop_checked;
+    m2m::Reason                                 dpop_status;
+    u_char                                      dpop_jkt[NGX_HTTP_AUTH_M2M_JKT_LEN];
+    size_t                                      dpop_jkt_len;
 
     bool                                        busy;     /* auth_m2m_token */
     bool                                        waited;   /* for keys, once */
@@ -247,7 +275,8 @@ ngx_int_t ngx_http_auth_m2m_check_issuers(ngx_conf_t *cf);
 
 /* ngx_http_auth_m2m_token.cpp */
 m2m::Reason ngx_http_auth_m2m_token(ngx_http_request_t *r,
-    ngx_http_auth_m2m_loc_conf_t *alcf, ngx_str_t *token);
+    ngx_http_auth_m2m_loc_conf_t *alcf, ngx_str_t *token,
+    m2m::Scheme *scheme);
 
 /* ngx_http_auth_m2m_verdict.cpp */
 ngx_http_auth_m2m_state_t *ngx_http_auth_m2m_state(ngx_http_request_t *r,
@@ -275,6 +304,14 @@ char *ngx_http_auth_m2m_require(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 m2m::Reason ngx_http_auth_m2m_check_rules(ngx_http_request_t *r,
     ngx_http_auth_m2m_loc_conf_t *alcf, ngx_http_auth_m2m_state_t *state);
+/* ngx_http_auth_m2m_dpop_replay.cpp: whether a proof's jti is new (NGX_OK,
+ * now recorded until `expires`), seen before (NGX_DECLINED), or NGX_ERROR */
+char *ngx_http_auth_m2m_dpop_replay_cache(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_auth_m2m_dpop_replay_zone(ngx_conf_t *cf,
+    ngx_http_auth_m2m_main_conf_t *amcf);
+ngx_int_t ngx_http_auth_m2m_dpop_replay_seen(ngx_http_request_t *r,
+    std::string_view jkt, std::string_view jti, time_t expires);
 
 /* ngx_http_auth_m2m_token_cache.cpp */
 char *ngx_http_auth_m2m_token_cache(ngx_conf_t *cf, ngx_command_t *cmd,

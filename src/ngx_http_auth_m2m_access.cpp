@@ -71,50 +71,137 @@ ngx_http_auth_m2m_clear_challenges(ngx_http_request_t *r)
 }
 
 
+/* What a challenge says beyond its scheme (RFC 6750 §3, RFC 9449 §7.1). */
+typedef struct {
+    ngx_str_t                    *realm;
+    const char                   *error;
+    const char                   *description;
+    ngx_str_t                    *scope;
+    ngx_str_t                    *algs;
+} ngx_http_auth_m2m_challenge_t;
+
+
+/* One WWW-Authenticate header; a second one follows the first. */
 ngx_int_t
-ngx_http_auth_m2m_challenge(ngx_http_request_t *r,
-    ngx_http_auth_m2m_loc_conf_t *alcf, const char *error,
-    const char *description, ngx_str_t *scope)
+ngx_http_auth_m2m_challenge(ngx_http_request_t *r, const char *scheme,
+    ngx_http_auth_m2m_challenge_t *c)
 {
     size_t            len;
     u_char           *p;
+    const char       *sep;
     ngx_table_elt_t  *h;
+#if (nginx_version >= 1023000)
+    ngx_table_elt_t **last;
+#endif
 
-    len = sizeof("Bearer realm=\"\"") - 1 + alcf->realm.len;
+    /* each parameter costs at most ", " plus its name, '=' and quotes */
+    len = ngx_strlen(scheme) + 5 * sizeof(", error_description=\"\"");
 
-    if (error) {
-        len += sizeof(", error=\"\"") - 1 + ngx_strlen(error);
-    }
-
-    if (description) {
-        len += sizeof(", error_description=\"\"") - 1 + ngx_strlen(description);
-    }
-
-    if (scope) {
-        len += sizeof(", scope=\"\"") - 1 + scope->len;
-    }
+    len += (c->realm ? c->realm->len : 0)
+           + (c->error ? ngx_strlen(c->error) : 0)
+           + (c->description ? ngx_strlen(c->description) : 0)
+           + (c->scope ? c->scope->len : 0)
+           + (c->algs ? c->algs->len : 0);
 
     h = ngx_http_auth_m2m_add_header(r, "WWW-Authenticate", len);
     if (h == NULL) {
         return NGX_ERROR;
     }
 
-    p = ngx_sprintf(h->value.data, "Bearer realm=\"%V\"", &alcf->realm);
+    p = ngx_sprintf(h->value.data, "%s", scheme);
+    sep = " ";
 
-    if (error) {
-        p = ngx_sprintf(p, ", error=\"%s\"", error);
+    if (c->realm) {
+        p = ngx_sprintf(p, "%srealm=\"%V\"", sep, c->realm);
+        sep = ", ";
     }
 
-    if (description) {
-        p = ngx_sprintf(p, ", error_description=\"%s\"", description);
+    if (c->error) {
+        p = ngx_sprintf(p, "%serror=\"%s\"", sep, c->error);
+        sep = ", ";
     }
 
-    if (scope) {
-        p = ngx_sprintf(p, ", scope=\"%V\"", scope);
+    if (c->description) {
+        p = ngx_sprintf(p, "%serror_description=\"%s\"", sep,
+                        c->description);
+        sep = ", ";
+    }
+
+    if (c->scope) {
+        p = ngx_sprintf(p, "%sscope=\"%V\"", sep, c->scope);
+        sep = ", ";
+    }
+
+    if (c->algs) {
+        p = ngx_sprintf(p, "%salgs=\"%V\"", sep, c->algs);
     }
 
     h->value.len = p - h->value.data;
+
+#if (nginx_version >= 1023000)
+    /* nginx 1.23 links a response's headers of one name */
+    for (last = &r->headers_out.www_authenticate; *last;
+         last = &(*last)->next)
+    {
+        /* void */
+    }
+
+    *last = h;
+#else
     r->headers_out.www_authenticate = h;
+#endif
+
+    return NGX_OK;
+}
+
+
+/*
+ * The challenges of a refusal: Bearer unless auth_m2m_dpop is required, and
+ * DPoP with its algs unless it is off. The error goes with the scheme the
+ * request used (or the only one offered); a 401 offers the other scheme too,
+ * a 400 or 403 only answers the scheme used.
+ */
+ngx_int_t
+ngx_http_auth_m2m_challenges(ngx_http_request_t *r,
+    ngx_http_auth_m2m_loc_conf_t *alcf, ngx_http_auth_m2m_state_t *state,
+    ngx_uint_t status, ngx_http_auth_m2m_challenge_t *error)
+{
+    bool                            dpop_error;
+    m2m::DpopMode                   mode;
+    ngx_http_auth_m2m_challenge_t   c;
+    ngx_http_auth_m2m_main_conf_t  *amcf;
+
+    amcf = static_cast<ngx_http_auth_m2m_main_conf_t *>(
+               ngx_http_get_module_main_conf(r, ngx_http_auth_m2m_module));
+
+    mode = static_cast<m2m::DpopMode>(alcf->dpop);
+    dpop_error = mode == m2m::DpopMode::required
+                 || (mode == m2m::DpopMode::allowed
+                     && state->scheme == m2m::Scheme::dpop);
+
+    if (mode != m2m::DpopMode::required
+        && (status == NGX_HTTP_UNAUTHORIZED || !dpop_error))
+    {
+        c = dpop_error ? ngx_http_auth_m2m_challenge_t() : *error;
+        c.realm = &alcf->realm;
+        c.algs = NULL;
+
+        if (ngx_http_auth_m2m_challenge(r, "Bearer", &c) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (mode != m2m::DpopMode::off
+        && (status == NGX_HTTP_UNAUTHORIZED || dpop_error))
+    {
+        c = dpop_error ? *error : ngx_http_auth_m2m_challenge_t();
+        c.realm = NULL;
+        c.algs = &amcf->dpop_algs;
+
+        if (ngx_http_auth_m2m_challenge(r, "DPoP", &c) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
 
     return NGX_OK;
 }
@@ -186,32 +273,51 @@ ngx_int_t
 ngx_http_auth_m2m_refuse(ngx_http_request_t *r,
     ngx_http_auth_m2m_loc_conf_t *alcf, ngx_http_auth_m2m_state_t *state)
 {
-    ngx_int_t    status;
-    ngx_str_t   *scope = NULL;
-    const char  *error, *description = m2m::reason_code(state->verdict);
+    ngx_uint_t                     status;
+    ngx_http_auth_m2m_challenge_t  error;
 
     ngx_http_auth_m2m_log_refusal(r, state);
     ngx_http_auth_m2m_clear_challenges(r);
+
+    error = ngx_http_auth_m2m_challenge_t();
+    error.description = m2m::reason_code(state->verdict);
 
     switch (state->verdict) {
 
     case m2m::Reason::missing_token:
         /* RFC 6750 §3.1: no error code when no credentials were sent */
         status = NGX_HTTP_UNAUTHORIZED;
-        error = NULL;
-        description = NULL;
+        error.description = NULL;
         break;
 
     case m2m::Reason::bad_authorization:
+    case m2m::Reason::dpop_proof_multiple:
         status = NGX_HTTP_BAD_REQUEST;
-        error = "invalid_request";
+        error.error = "invalid_request";
+        break;
+
+    /* RFC 9449 §7.1: the proof, not the token, is at fault */
+    case m2m::Reason::dpop_proof_missing:
+    case m2m::Reason::dpop_proof_malformed:
+    case m2m::Reason::dpop_proof_alg_not_allowed:
+    case m2m::Reason::dpop_proof_bad_key:
+    case m2m::Reason::dpop_proof_private_key:
+    case m2m::Reason::dpop_proof_bad_signature:
+    case m2m::Reason::dpop_proof_wrong_method:
+    case m2m::Reason::dpop_proof_wrong_uri:
+    case m2m::Reason::dpop_proof_stale:
+    case m2m::Reason::dpop_proof_future:
+    case m2m::Reason::dpop_proof_replayed:
+    case m2m::Reason::dpop_proof_wrong_ath:
+        status = NGX_HTTP_UNAUTHORIZED;
+        error.error = "invalid_dpop_proof";
         break;
 
     case m2m::Reason::insufficient_scope:
         status = NGX_HTTP_FORBIDDEN;
-        error = "insufficient_scope";
-        description = NULL;
-        scope = &alcf->scope_attr;
+        error.error = "insufficient_scope";
+        error.description = NULL;
+        error.scope = &alcf->scope_attr;
         break;
 
     case m2m::Reason::claim_rule_failed:
@@ -219,11 +325,11 @@ ngx_http_auth_m2m_refuse(ngx_http_request_t *r,
          * insufficient_scope, unless the rule asked to look invalid */
         if (state->rule_status == NGX_HTTP_UNAUTHORIZED) {
             status = NGX_HTTP_UNAUTHORIZED;
-            error = "invalid_token";
+            error.error = "invalid_token";
 
         } else {
             status = NGX_HTTP_FORBIDDEN;
-            error = "insufficient_scope";
+            error.error = "insufficient_scope";
         }
 
         break;
@@ -237,11 +343,11 @@ ngx_http_auth_m2m_refuse(ngx_http_request_t *r,
 
     default:
         status = NGX_HTTP_UNAUTHORIZED;
-        error = "invalid_token";
+        error.error = "invalid_token";
         break;
     }
 
-    if (ngx_http_auth_m2m_challenge(r, alcf, error, description, scope)
+    if (ngx_http_auth_m2m_challenges(r, alcf, state, status, &error)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;

@@ -174,6 +174,20 @@ ngx_command_t  ngx_http_auth_m2m_commands[] = {
       offsetof(ngx_http_auth_m2m_loc_conf_t, dpop),
       &ngx_http_auth_m2m_dpop_modes },
 
+    { ngx_string("auth_m2m_dpop_window"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_auth_m2m_loc_conf_t, dpop_window),
+      NULL },
+
+    { ngx_string("auth_m2m_dpop_replay_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_auth_m2m_dpop_replay_cache,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_auth_m2m_main_conf_t, dpop_replay_size),
+      NULL },
+
     { ngx_string("auth_m2m_claim_set"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
       ngx_http_auth_m2m_claim_set,
@@ -256,6 +270,7 @@ ngx_http_auth_m2m_create_main_conf(ngx_conf_t *cf)
     }
 
     amcf->token_cache = NGX_CONF_UNSET_SIZE;
+    amcf->dpop_replay_size = NGX_CONF_UNSET_SIZE;
 
     return amcf;
 }
@@ -267,8 +282,22 @@ ngx_http_auth_m2m_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_http_auth_m2m_main_conf_t  *amcf =
         static_cast<ngx_http_auth_m2m_main_conf_t *>(conf);
 
+    std::optional<std::string>  algs;
+
     if (ngx_http_auth_m2m_check_issuers(cf) != NGX_OK
-        || ngx_http_auth_m2m_default_zone(cf, amcf) != NGX_OK)
+        || ngx_http_auth_m2m_default_zone(cf, amcf) != NGX_OK
+        || ngx_http_auth_m2m_dpop_replay_zone(cf, amcf) != NGX_OK)
+    {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    /* what DPoP challenges offer: the proof algorithms that
+     * verify_dpop_proof() accepts */
+    algs = m2m::DpopRequest().algorithms.names();
+
+    if (!algs
+        || ngx_http_auth_m2m_copy_str(cf->pool, *algs, &amcf->dpop_algs)
+           != NGX_OK)
     {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
@@ -342,6 +371,7 @@ ngx_http_auth_m2m_create_loc_conf(ngx_conf_t *cf)
     alcf->client_certificate = static_cast<ngx_http_complex_value_t *>(
                                    NGX_CONF_UNSET_PTR);
     alcf->dpop = NGX_CONF_UNSET_UINT;
+    alcf->dpop_window = NGX_CONF_UNSET;
 
     return alcf;
 }
@@ -400,6 +430,7 @@ ngx_http_auth_m2m_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              prev->client_certificate, NULL);
     ngx_conf_merge_uint_value(conf->dpop, prev->dpop,
                               static_cast<ngx_uint_t>(m2m::DpopMode::allowed));
+    ngx_conf_merge_sec_value(conf->dpop_window, prev->dpop_window, 60);
 
     if (conf->scopes == NGX_CONF_UNSET_PTR) {
         conf->scopes = prev->scopes == NGX_CONF_UNSET_PTR ? NULL : prev->scopes;

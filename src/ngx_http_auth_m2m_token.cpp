@@ -1,6 +1,7 @@
 /*
  * The token a request presents: the Authorization header's Bearer
- * credentials (RFC 6750 §2.1), or what auth_m2m_token names. Nothing here
+ * credentials (RFC 6750 §2.1) or, where auth_m2m_dpop allows it, its DPoP
+ * credentials (RFC 9449 §7.1), or what auth_m2m_token names. Nothing here
  * reads the token; its bytes only have to be a b64token.
  */
 
@@ -56,13 +57,28 @@ ngx_http_auth_m2m_is_b64token(u_char *p, u_char *last)
 }
 
 
+/* Whether the Authorization header's value starts with the scheme `name`
+ * (case-insensitive, RFC 9110 §11.1) followed by whitespace or its end. */
+bool
+ngx_http_auth_m2m_is_scheme(ngx_str_t *value, const ngx_str_t *name)
+{
+    return value->len >= name->len
+           && ngx_strncasecmp(value->data, name->data, name->len) == 0
+           && (value->len == name->len || value->data[name->len] == ' '
+               || value->data[name->len] == '\t');
+}
+
+
 m2m::Reason
-ngx_http_auth_m2m_bearer_token(ngx_http_request_t *r, ngx_str_t *token)
+ngx_http_auth_m2m_authorization(ngx_http_request_t *r,
+    ngx_http_auth_m2m_loc_conf_t *alcf, ngx_str_t *token,
+    m2m::Scheme *scheme)
 {
     u_char           *p, *last;
     ngx_table_elt_t  *h;
 
-    static const ngx_str_t  scheme = ngx_string("Bearer");
+    static const ngx_str_t  bearer = ngx_string("Bearer");
+    static const ngx_str_t  dpop = ngx_string("DPoP");
 
     h = r->headers_in.authorization;
     if (h == NULL) {
@@ -72,16 +88,21 @@ ngx_http_auth_m2m_bearer_token(ngx_http_request_t *r, ngx_str_t *token)
     p = h->value.data;
     last = p + h->value.len;
 
-    /* another scheme (Basic, Digest, ...) carries no bearer credentials */
-    if (h->value.len < scheme.len
-        || ngx_strncasecmp(p, scheme.data, scheme.len) != 0
-        || (h->value.len > scheme.len && p[scheme.len] != ' '
-            && p[scheme.len] != '\t'))
+    if (ngx_http_auth_m2m_is_scheme(&h->value, &bearer)) {
+        p += bearer.len;
+
+    } else if (alcf->dpop != static_cast<ngx_uint_t>(m2m::DpopMode::off)
+               && ngx_http_auth_m2m_is_scheme(&h->value, &dpop))
     {
+        /* RFC 9449 §7.1: the same token68, with a proof beside it */
+        *scheme = m2m::Scheme::dpop;
+        p += dpop.len;
+
+    } else {
+        /* another scheme (Basic, Digest, DPoP where it is off, ...) carries
+         * no credentials of ours */
         return m2m::Reason::missing_token;
     }
-
-    p += scheme.len;
 
     while (p < last && (*p == ' ' || *p == '\t')) {
         p++;
@@ -105,13 +126,18 @@ ngx_http_auth_m2m_bearer_token(ngx_http_request_t *r, ngx_str_t *token)
 } /* namespace */
 
 
-/* The token, or why there is none (missing_token, bad_authorization). */
+/* The token and the scheme it came with, or why there is none
+ * (missing_token, bad_authorization). A token that auth_m2m_token names is
+ * a bearer token: it comes without a DPoP scheme to say otherwise. */
 m2m::Reason
 ngx_http_auth_m2m_token(ngx_http_request_t *r,
-    ngx_http_auth_m2m_loc_conf_t *alcf, ngx_str_t *token)
+    ngx_http_auth_m2m_loc_conf_t *alcf, ngx_str_t *token,
+    m2m::Scheme *scheme)
 {
+    *scheme = m2m::Scheme::bearer;
+
     if (alcf->token == NULL) {
-        return ngx_http_auth_m2m_bearer_token(r, token);
+        return ngx_http_auth_m2m_authorization(r, alcf, token, scheme);
     }
 
     if (ngx_http_complex_value(r, alcf->token, token) != NGX_OK) {

@@ -23,7 +23,9 @@ enum ngx_http_auth_m2m_field_e {
     NGX_HTTP_AUTH_M2M_TOKEN_ID,
     NGX_HTTP_AUTH_M2M_EXPIRES,
     NGX_HTTP_AUTH_M2M_ERROR,
-    NGX_HTTP_AUTH_M2M_CNF_X5T
+    NGX_HTTP_AUTH_M2M_CNF_X5T,
+    NGX_HTTP_AUTH_M2M_TOKEN_TYPE,
+    NGX_HTTP_AUTH_M2M_DPOP_JKT
 };
 
 
@@ -74,11 +76,13 @@ ngx_http_auth_m2m_set_json(ngx_http_request_t *r,
 
 
 /* The verified token, or NULL when there is none to read from: one that
- * passed every check, the location's scopes and rules perhaps excepted. A
- * token refused for who presented it (a certificate or a DPoP proof) is
- * not read from: it was not the caller's to show. */
+ * passed every check, the location's scopes and rules perhaps excepted;
+ * with its request state in *verdict if asked. A token refused for who
+ * presented it (a certificate or a DPoP proof) is not read from: it was not
+ * the caller's to show. */
 const m2m::VerifiedToken *
-ngx_http_auth_m2m_verified(ngx_http_request_t *r)
+ngx_http_auth_m2m_verified(ngx_http_request_t *r,
+    ngx_http_auth_m2m_state_t **verdict)
 {
     ngx_http_auth_m2m_state_t  *state;
 
@@ -90,6 +94,10 @@ ngx_http_auth_m2m_verified(ngx_http_request_t *r)
             && state->verdict != m2m::Reason::claim_rule_failed))
     {
         return NULL;
+    }
+
+    if (verdict) {
+        *verdict = state;
     }
 
     return state->token.get();
@@ -111,7 +119,7 @@ ngx_http_auth_m2m_variable(ngx_http_request_t *r,
                    state ? m2m::reason_code(state->verdict) : "");
     }
 
-    verified = ngx_http_auth_m2m_verified(r);
+    verified = ngx_http_auth_m2m_verified(r, &state);
     if (verified == NULL) {
         v->not_found = 1;
         return NGX_OK;
@@ -146,6 +154,14 @@ ngx_http_auth_m2m_variable(ngx_http_request_t *r,
     case NGX_HTTP_AUTH_M2M_CNF_X5T:
         return ngx_http_auth_m2m_set_value(r, v,
                                            verified->confirmation().x5t_s256);
+    case NGX_HTTP_AUTH_M2M_TOKEN_TYPE:
+        /* as token_type names them (RFC 9449 §5) */
+        return ngx_http_auth_m2m_set_value(r, v,
+                   state->scheme == m2m::Scheme::dpop ? "DPoP" : "Bearer");
+
+    case NGX_HTTP_AUTH_M2M_DPOP_JKT:
+        return ngx_http_auth_m2m_set_value(r, v,
+                                           verified->confirmation().jkt);
 
     default:
         v->not_found = 1;
@@ -163,7 +179,7 @@ ngx_http_auth_m2m_json_variable(ngx_http_request_t *r,
 {
     const m2m::VerifiedToken  *verified;
 
-    verified = ngx_http_auth_m2m_verified(r);
+    verified = ngx_http_auth_m2m_verified(r, NULL);
     if (verified == NULL) {
         v->not_found = 1;
         return NGX_OK;
@@ -255,6 +271,11 @@ ngx_http_variable_t  ngx_http_auth_m2m_vars[] = {
 
     { ngx_string("m2m_cnf_x5t"), NULL, ngx_http_auth_m2m_variable,
       NGX_HTTP_AUTH_M2M_CNF_X5T, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    { ngx_string("m2m_token_type"), NULL, ngx_http_auth_m2m_variable,
+      NGX_HTTP_AUTH_M2M_TOKEN_TYPE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("m2m_dpop_jkt"), NULL, ngx_http_auth_m2m_variable,
+      NGX_HTTP_AUTH_M2M_DPOP_JKT, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("m2m_claim_"), NULL, ngx_http_auth_m2m_claim_variable,
       0, NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },

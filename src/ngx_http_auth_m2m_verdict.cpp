@@ -174,7 +174,8 @@ ngx_http_auth_m2m_authenticate(ngx_http_request_t *r,
     state->token.reset();
 
     ngx_str_null(&token);
-    status = ngx_http_auth_m2m_token(r, alcf, &token);
+    status = ngx_http_auth_m2m_token(r, alcf, &token, &state->scheme);
+    state->presented = token;
 
     if (status == m2m::Reason::ok
         && !ngx_http_auth_m2m_token_cache_find(r, alcf, &token, state,

@@ -118,7 +118,7 @@ sub status_is {
 
 sub www_is {
     my ($r, $want, $name) = @_;
-    is($r->{headers}{'www-authenticate'}, $want, "$name: WWW-Authenticate");
+    is(M2MTest::challenge($r, 'Bearer'), $want, "$name: WWW-Authenticate");
 }
 
 my $A = tok('a');

@@ -83,11 +83,11 @@ sub check {
     my ($path, $token, $want, $name) = @_;
     my $r = $t->get($path, token => $token);
     if ($want =~ /^\d+$/) {
-        is($r->{status}, $want, $name) or diag $r->{headers}{'www-authenticate'} // $r->{content};
+        is($r->{status}, $want, $name) or diag M2MTest::challenge($r, 'Bearer') // $r->{content};
         return $r;
     }
     is($r->{status}, 401, "$name: 401");
-    is($r->{headers}{'www-authenticate'},
+    is(M2MTest::challenge($r, 'Bearer'),
         qq{Bearer realm="api", error="invalid_token", error_description="$want"}, "$name: $want");
     return $r;
 }

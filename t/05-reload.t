@@ -41,7 +41,7 @@ my $A = $t->mint(key => $ka, claims => $claims);
 my $B = $t->mint(key => $kb, claims => $claims);
 
 sub status { return $t->get('/api/x', token => $_[0])->{status} }
-sub description { return ($t->get('/api/x', token => $_[0])->{headers}{'www-authenticate'} // '') =~ /error_description="([^"]*)"/ ? $1 : '' }
+sub description { return (M2MTest::challenge($t->get('/api/x', token => $_[0]), 'Bearer') // '') =~ /error_description="([^"]*)"/ ? $1 : '' }
 
 # Asks often enough that both workers answer.
 sub all_status {

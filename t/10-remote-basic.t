@@ -94,7 +94,7 @@ sub req {
     $r->{n} = $n;
     return $r;
 }
-sub desc { return (($_[0]{headers}{'www-authenticate'} // '') =~ /error_description="([^"]*)"/)[0] // '' }
+sub desc { return ((M2MTest::challenge($_[0], 'Bearer') // '') =~ /error_description="([^"]*)"/)[0] // '' }
 
 my $TM = tok($km, 'main');
 

@@ -88,7 +88,7 @@ sub tok {
         claims => { iss => "https://$iss.example.test/", aud => $AUD, client_id => 'svc' });
 }
 sub req { return $t->get("/$_[0]/x", token => $_[1]) }
-sub desc { return (($_[0]{headers}{'www-authenticate'} // '') =~ /error_description="([^"]*)"/)[0] // '' }
+sub desc { return ((M2MTest::challenge($_[0], 'Bearer') // '') =~ /error_description="([^"]*)"/)[0] // '' }
 sub statuses {
     my ($iss, $token, $times) = @_;
     return join ',', map { req($iss, $token)->{status} } 1 .. ($times // 10);
@@ -108,7 +108,7 @@ for my $iss (qw(rot rm flood nohelp gone cool)) {
     my $before = $srv->count('/rot');
     my $r = req('rot', tok('rot', 'k2'));
     is($r->{status}, 200, 'rot: a token with the new kid k2 is accepted at once (no reload)')
-        or diag $r->{headers}{'www-authenticate'};
+        or diag M2MTest::challenge($r, 'Bearer');
     is($srv->count('/rot'), $before + 1, 'rot: exactly one extra fetch');
     is(statuses('rot', tok('rot', 'k2')), join(',', (200) x 10), 'rot: k2 accepted by every worker');
     is(statuses('rot', tok('rot', 'k1')), join(',', (200) x 10), 'rot: k1 still accepted (still in the set)');
@@ -156,7 +156,7 @@ for my $iss (qw(rot rm flood nohelp gone cool)) {
             for my $i (0 .. 24) {
                 my $r = $http->get("http://127.0.0.1:$port/flood/x",
                     { headers => { Authorization => "Bearer $tokens[$c * 25 + $i]" } });
-                my ($d) = ($r->{headers}{'www-authenticate'} // '') =~ /error_description="([^"]*)"/;
+                my ($d) = (M2MTest::challenge($r, 'Bearer') // '') =~ /error_description="([^"]*)"/;
                 $out .= "$r->{status} " . ($d // '-') . "\n";
             }
             $t->write_file("flood.$c", $out);

@@ -58,7 +58,7 @@ END {
 my $AUD = 'https://api.example.test';
 my $WK = '/.well-known/openid-configuration';
 
-sub desc { return (($_[0]{headers}{'www-authenticate'} // '') =~ /error_description="([^"]*)"/)[0] // '' }
+sub desc { return ((M2MTest::challenge($_[0], 'Bearer') // '') =~ /error_description="([^"]*)"/)[0] // '' }
 
 # ================================================================ instance A
 # A UDP socket that is bound and never read: queries sent to it are neither

@@ -106,7 +106,7 @@ sub tok_ascii {
 }
 sub desc {
     my ($r) = @_;
-    my ($d) = ($r->{headers}{'www-authenticate'} // '') =~ /error_description="([^"]*)"/;
+    my ($d) = (M2MTest::challenge($r, 'Bearer') // '') =~ /error_description="([^"]*)"/;
     return $d // '';
 }
 

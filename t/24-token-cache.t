@@ -98,7 +98,8 @@ sub look {
     splice(@log, 0, $log_before);
     @log = grep { defined && /auth_m2m/ && !/auth_m2m_status/ } @log;
     s/^\S+ \S+ (\[\w+\]) \d+#\d+: \*\d+ /$1 / for @log;    # time, pid, connection
-    my %h = map { $_ => $r->{headers}{$_} // '' } qw(www-authenticate x-client x-scope x-jti x-role x-kid x-error);
+    my %h = map { $_ => $r->{headers}{$_} // '' } qw(x-client x-scope x-jti x-role x-kid x-error);
+    $h{'www-authenticate'} = join ' || ', M2MTest::challenges($r);
     return {
         seen  => { status => $r->{status}, headers => \%h, log => \@log },
         hits  => ($after->{hits} // 0) - ($before->{hits} // 0),
@@ -129,7 +130,7 @@ sub twice {
     is($s->{headers}{'x-kid'}, 'f1', 'accepted: $m2m_header_kid');
     twice('accepted (remote)', '/a/x', tok('r1', 'remote'), 200, 1);
     $s = twice('insufficient_scope', '/scoped/x', tok('f1', 'file'), 403, 1);
-    like($s->{headers}{'www-authenticate'}, qr/insufficient_scope/, 'insufficient_scope: WWW-Authenticate');
+    like(M2MTest::challenge($s, 'Bearer'), qr/insufficient_scope/, 'insufficient_scope: WWW-Authenticate');
     is(scalar @{ $s->{log} }, 1, 'insufficient_scope: one log line') or diag explain $s->{log};
     twice('wrong_audience', '/a/x', tok('f1', 'file', aud => 'https://nope.test'), 401, 1);
     # refused by screen() before its signature is checked: nothing to keep

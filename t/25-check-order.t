@@ -57,7 +57,7 @@ sub tok {
     return $t->mint(key => $k{$key}, %opt, claims => $claims);
 }
 sub req { return $t->get("/$_[0]/x", token => $_[1]) }
-sub desc { return (($_[0]{headers}{'www-authenticate'} // '') =~ /error_description="([^"]*)"/)[0] // '' }
+sub desc { return ((M2MTest::challenge($_[0], 'Bearer') // '') =~ /error_description="([^"]*)"/)[0] // '' }
 
 # The cold issuer's first fetch takes 3 s: a token meets it while it has no keys.
 {

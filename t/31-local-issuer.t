@@ -367,10 +367,10 @@ for my $name (qw(rsa p256 p384)) {
 {
     my $r = $t->get('/api/x', token => mint($pem{other}));
     is($r->{status}, 401, 'auth_m2m local: a key not listed: 401');
-    like($r->{headers}{'www-authenticate'} // '', qr/unknown_kid/, '... unknown_kid');
+    like(M2MTest::challenge($r, 'Bearer') // '', qr/unknown_kid/, '... unknown_kid');
     $r = $t->get('/api/x', token => mint($pem{other}, kid => $info{rsa}{kid}));
     is($r->{status}, 401, 'auth_m2m local: another key under a listed kid: 401');
-    like($r->{headers}{'www-authenticate'} // '', qr/bad_signature/, '... bad_signature');
+    like(M2MTest::challenge($r, 'Bearer') // '', qr/bad_signature/, '... bad_signature');
     $r = $t->get('/api/x', token => mint($pem{rsa}, claims => { iss => 'https://someone.else/' }));
     is($r->{status}, 401, 'auth_m2m local: another iss: 401');
 }

@@ -110,7 +110,7 @@ sub check {
     my ($path, $token, $status, $www, $name) = @_;
     my $r = $t->get($path, token => $token);
     is($r->{status}, $status, "$name: $status") or diag $r->{content};
-    is($r->{headers}{'www-authenticate'}, $www, "$name: WWW-Authenticate") if defined $www;
+    is(M2MTest::challenge($r, 'Bearer'), $www, "$name: WWW-Authenticate") if defined $www;
     return $r;
 }
 
@@ -162,7 +162,10 @@ check('/two/x', tok(a => 'y'), 401, $FAIL401, 'two rules: second fails, its erro
 check('/literal/x', tok(), 200, undef, 'text around a variable is non-empty');
 check('/redirect/x', tok(org_id => 'globex', alt => 'y'), 200, undef,
     'a failed rule, then error_page to a location whose rule passes: claims still read');
-check('/redirect/x', tok(org_id => 'globex'), 403, $FAIL403, 'both locations\' rules fail');
+{
+    my $r = check('/redirect/x', tok(org_id => 'globex'), 403, $FAIL403, 'both locations\' rules fail');
+    is(scalar(M2MTest::challenges($r)), 1, 'both rules fail: one challenge, not one per refusal');
+}
 
 # ------------------------------------------------------------ order and logging
 check('/org/x', tok(org_id => 'globex', exp => now() - 3600), 401,

@@ -200,7 +200,7 @@ sub accepted {
 sub refused {
     my ($r, $code, $what) = @_;
     is($r->{status}, 401, "$what: 401") or diag explain $r;
-    is($r->{headers}{'www-authenticate'} // '',
+    is(M2MTest::challenge($r, 'Bearer') // '',
         qq{Bearer realm="api", error="invalid_token", error_description="$code"},
         "$what: WWW-Authenticate invalid_token, $code");
     like($r->{log}, qr/ 401 "\Q$code\E" "-"$/, "$what: \$m2m_error=$code, no \$m2m_cnf_x5t");

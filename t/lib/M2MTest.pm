@@ -56,7 +56,7 @@ use Crypt::PK::ECC;
 use Crypt::PK::RSA;
 
 use Exporter 'import';
-our @EXPORT_OK = qw(now b64u json_text unescape_log);
+our @EXPORT_OK = qw(now b64u json_text unescape_log challenges challenge);
 
 my $ROOT = abs_path(dirname(__FILE__) . '/../..');
 my @LIVE;    # instances with a running nginx, stopped in END
@@ -73,6 +73,22 @@ sub unescape_log {
     my ($s) = @_;
     $s =~ s/\\x([0-9A-Fa-f]{2})/chr(hex($1))/ge;
     return $s;
+}
+
+# A response's WWW-Authenticate challenges, one per header (a 401 where
+# DPoP is allowed has a Bearer and a DPoP one), and the one of a scheme
+# ("Bearer", "DPoP"; undef if none).
+sub challenges {
+    my ($r) = @_;
+    my $h = $r->{headers}{'www-authenticate'};
+    return () unless defined $h;
+    return ref $h ? @$h : ($h);
+}
+
+sub challenge {
+    my ($r, $scheme) = @_;
+    my @c = grep { /^\Q$scheme\E(?: |$)/i } challenges($r);
+    return $c[0];
 }
 
 sub new {
