@@ -164,7 +164,8 @@ check('/redirect/x', tok(org_id => 'globex', alt => 'y'), 200, undef,
     'a failed rule, then error_page to a location whose rule passes: claims still read');
 {
     my $r = check('/redirect/x', tok(org_id => 'globex'), 403, $FAIL403, 'both locations\' rules fail');
-    is(scalar(M2MTest::challenges($r)), 1, 'both rules fail: one challenge, not one per refusal');
+    my @c = M2MTest::challenges($r);
+    is(scalar @c, 1, 'both rules fail: one challenge, not one per refusal') or diag explain \@c;
 }
 
 # ------------------------------------------------------------ order and logging
