@@ -197,6 +197,11 @@ accepted(req('proxy', 'bound', cert => $c{self}, token => $tok{self}), $x5t{self
 refused(req('proxy', 'api', cert => $c{b}, token => $tok{a}), 'certificate_mismatch',
     'through the proxy: bound to A, shown B');
 refused(req('proxy', 'api', token => $tok{a}), 'certificate_mismatch', 'through the proxy: no certificate');
+# the proxy replaces the header (even with nothing): a client cannot forge it
+refused(req('proxy', 'api', token => $tok{a}, headers => { 'X-Client-Cert' => escaped_pem($c{a}) }),
+    'certificate_mismatch', 'through the proxy: no certificate, A\'s in a forged header');
+refused(req('proxy', 'api', cert => $c{b}, token => $tok{a}, headers => { 'X-Client-Cert' => escaped_pem($c{a}) }),
+    'certificate_mismatch', 'through the proxy: B, A\'s in a forged header');
 
 # ------------------------------------------------------------ the header written by hand
 my $hdr = sub { return { 'X-Client-Cert' => $_[0] } };
