@@ -30,6 +30,7 @@ extern "C" {
 #include <vector>
 
 #include "core/verify/authenticate.h"
+#include "core/verify/client_certificate.h"
 #include "core/verify/dpop_proof.h"
 #include "core/keys/issuer_keys.h"
 #include "core/verify/issuer_policy.h"
@@ -286,6 +287,12 @@ void ngx_http_auth_m2m_forget(ngx_http_auth_m2m_state_t *state);
 /* ngx_http_auth_m2m_certificate.cpp: RFC 8705 §3 for a verified token */
 m2m::Reason ngx_http_auth_m2m_check_certificate(ngx_http_request_t *r,
     ngx_http_auth_m2m_loc_conf_t *alcf, const m2m::VerifiedToken &token);
+
+/* The x5t#S256 of the request's client certificate, the connection's or
+ * auth_m2m_client_certificate's. NGX_DECLINED: none, or a malformed one
+ * (logged); NGX_ERROR: out of memory. Also for the token endpoint. */
+ngx_int_t ngx_http_auth_m2m_client_thumbprint(ngx_http_request_t *r,
+    ngx_http_auth_m2m_loc_conf_t *alcf, m2m::CertificateThumbprint *thumbprint);
 
 /* ngx_http_auth_m2m_dpop.cpp: RFC 9449 for a verified token, the proof
  * checked once per request */

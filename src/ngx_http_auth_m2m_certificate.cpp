@@ -7,8 +7,6 @@
 
 #include "ngx_http_auth_m2m.h"
 
-#include "core/verify/client_certificate.h"
-
 
 namespace {
 
@@ -102,6 +100,16 @@ ngx_http_auth_m2m_forwarded_thumbprint(ngx_http_request_t *r,
 } /* namespace */
 
 
+ngx_int_t
+ngx_http_auth_m2m_client_thumbprint(ngx_http_request_t *r,
+    ngx_http_auth_m2m_loc_conf_t *alcf, m2m::CertificateThumbprint *thumbprint)
+{
+    return alcf->client_certificate
+           ? ngx_http_auth_m2m_forwarded_thumbprint(r, alcf, thumbprint)
+           : ngx_http_auth_m2m_connection_thumbprint(r, thumbprint);
+}
+
+
 m2m::Reason
 ngx_http_auth_m2m_check_certificate(ngx_http_request_t *r,
     ngx_http_auth_m2m_loc_conf_t *alcf, const m2m::VerifiedToken &token)
@@ -115,9 +123,7 @@ ngx_http_auth_m2m_check_certificate(ngx_http_request_t *r,
 
     /* only a bound token pays for the certificate's digest */
     if (!cnf.x5t_s256.empty()) {
-        rc = alcf->client_certificate
-             ? ngx_http_auth_m2m_forwarded_thumbprint(r, alcf, &thumbprint)
-             : ngx_http_auth_m2m_connection_thumbprint(r, &thumbprint);
+        rc = ngx_http_auth_m2m_client_thumbprint(r, alcf, &thumbprint);
 
         if (rc == NGX_ERROR) {
             return m2m::Reason::internal_error;

@@ -172,6 +172,8 @@ ngx_http_auth_m2m_clients_answer(ngx_http_request_t *r,
                                                    ngx_time(), &secret);
 
             created.enabled = metadata.enabled.value_or(true);
+            created.certificate_bound =
+                metadata.certificate_bound.value_or(false);
 
             std::string  at = target.collection + "/" + created.client_id;
 
@@ -248,6 +250,8 @@ ngx_http_auth_m2m_clients_answer(ngx_http_request_t *r,
             client->scopes = std::move(metadata.scopes);
             client->claims = std::move(metadata.claims);
             client->enabled = metadata.enabled.value_or(true);
+            client->certificate_bound =
+                metadata.certificate_bound.value_or(false);
 
             reply = { NGX_HTTP_OK, m2m::render_client(*client, NULL, uri), "" };
         }, false, warn);

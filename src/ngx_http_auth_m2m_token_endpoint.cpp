@@ -184,19 +184,36 @@ ngx_http_auth_m2m_token_send(ngx_http_request_t *r,
  * strings may, and the caller catches. */
 ngx_int_t
 ngx_http_auth_m2m_token_respond(ngx_http_request_t *r,
-    const m2m::TokenRequest &request)
+    m2m::TokenRequest request)
 {
     time_t                               now;
+    ngx_int_t                            rc;
     ngx_str_t                            body;
     std::string                          error;
     const m2m::Registry                 *registry;
+    m2m::CertificateThumbprint           thumbprint;
     ngx_http_auth_m2m_local_t           *local;
     ngx_http_auth_m2m_issuer_t          *issuer;
+    ngx_http_auth_m2m_loc_conf_t        *alcf;
     std::optional<std::string>           token, text;
 
     issuer = ngx_http_auth_m2m_token_issuer(r);
     local = ngx_http_auth_m2m_local(issuer);
     now = ngx_time();
+
+    alcf = static_cast<ngx_http_auth_m2m_loc_conf_t *>(
+               ngx_http_get_module_loc_conf(r, ngx_http_auth_m2m_module));
+
+    /* for clients whose tokens are bound to it (RFC 8705 §3) */
+    rc = ngx_http_auth_m2m_client_thumbprint(r, alcf, &thumbprint);
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (rc == NGX_OK) {
+        request.certificate_thumbprint = thumbprint.view();
+    }
 
     registry = ngx_http_auth_m2m_registry(issuer, r->connection->log);
     if (registry == NULL) {

@@ -325,6 +325,7 @@ sub metadata_ok {
         response_types_supported => [],
         grant_types_supported => ['client_credentials'],
         token_endpoint_auth_methods_supported => ['client_secret_basic', 'client_secret_post'],
+        tls_client_certificate_bound_access_tokens => JSON::PP::true,
         %over,
     }, "metadata: $name") or diag $body;
 }

@@ -196,6 +196,34 @@ my (undef, $payload) = split /\./, $new_token // '';
 $payload =~ tr/-_/+\//;
 my $claims = eval { decode_json(decode_base64($payload . '=' x (-length($payload) % 4))) } // {};
 is($claims->{org_id}, 'acme', 'the token carries the extra claim registered with it');
+is($new->{tls_client_certificate_bound_access_tokens}, JSON::PP::false,
+    'not certificate-bound unless asked (RFC 8705 §3.4 metadata shown)');
+
+# a certificate-bound client (RFC 8705 §3.4): shown and kept as such, and
+# refused tokens over this plain-HTTP endpoint (t/43 has the mTLS side)
+{
+    my $r = api('POST', '', token => $admin_token, body => encode_json({ client_name => 'bound',
+        scope => 'tasks:read', tls_client_certificate_bound_access_tokens => JSON::PP::true }));
+    is($r->{status}, 201, 'POST a certificate-bound client: 201');
+    my $bound = $r->{json} // {};
+    is($bound->{tls_client_certificate_bound_access_tokens}, JSON::PP::true, 'it is shown certificate-bound');
+    my ($entry) = in_file($bound->{client_id} // '');
+    ok($entry && $entry->{tls_client_certificate_bound_access_tokens}, 'and so written in the file');
+    my $tr;
+    $t->poll(10, sub {
+        $tr = $http->request('POST', "$base/oauth2/token", {
+            headers => { 'Content-Type' => 'application/x-www-form-urlencoded',
+                         Authorization => 'Basic ' . encode_base64("$bound->{client_id}:$bound->{client_secret}", '') },
+            content => 'grant_type=client_credentials' });
+        $tr->{status} != 401;    # until the workers have read the new registry
+    });
+    is($tr->{status}, 400, 'without a client certificate it gets no token: 400');
+    like($tr->{content}, qr/"error":"unauthorized_client"/, '... unauthorized_client');
+    $r = api('POST', '', token => $admin_token, body => encode_json({ client_name => 'x', scope => 'tasks:read',
+        tls_client_certificate_bound_access_tokens => 'yes' }));
+    is($r->{status}, 400, 'tls_client_certificate_bound_access_tokens not a boolean: 400');
+    is(($r->{json} // {})->{error}, 'invalid_client_metadata', '... invalid_client_metadata');
+}
 
 # ------------------------------------------------------------ read
 $r = api('GET', '', token => $admin_token);

@@ -14,7 +14,8 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use HTTP::Tiny;
 use Time::HiRes qw(time);
-use M2MTest qw(b64u unescape_log);
+use M2MTest;
+use ClientCerts;
 
 BEGIN {
     plan skip_all => 'IO::Socket::SSL not installed (Debian: libio-socket-ssl-perl)'
@@ -26,71 +27,18 @@ my $ISS = 'https://idp.example.test/';
 my $AUD = 'https://api.example.test';
 
 my $t = M2MTest->new;
-my $certs = $t->path('certs');
-mkdir $certs;
-chmod 0755, $certs;
-
-sub openssl {
-    my @cmd = ('openssl', @_);
-    my $pid = fork // die "fork: $!";
-    if (!$pid) {
-        open STDOUT, '>', '/dev/null';
-        open STDERR, '>', '/dev/null';
-        exec @cmd or POSIX::_exit(127);
-    }
-    waitpid $pid, 0;
-    die "@cmd failed" if $?;
-}
-
-my @EC = ('-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes');
-my $serial = 1000;
-
-sub self_signed {
-    my ($name, @ext) = @_;
-    openssl('req', '-x509', @EC, '-keyout', "$certs/$name.key", '-out', "$certs/$name.crt",
-        '-days', '30', '-subj', "/CN=$name", @ext);
-    return { cert => "$certs/$name.crt", key => "$certs/$name.key" };
-}
-
-sub client_cert {
-    my ($name, $ca) = @_;
-    $t->write_file("certs/$name.ext", "basicConstraints=critical,CA:FALSE\n"
-        . "keyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n");
-    openssl('req', '-new', @EC, '-keyout', "$certs/$name.key", '-out', "$certs/$name.csr",
-        '-subj', "/CN=$name");
-    openssl('x509', '-req', '-in', "$certs/$name.csr", '-CA', $ca->{cert}, '-CAkey', $ca->{key},
-        '-set_serial', $serial++, '-days', '30', '-sha256', '-extfile', "$certs/$name.ext",
-        '-out', "$certs/$name.crt");
-    return { cert => "$certs/$name.crt", key => "$certs/$name.key" };
-}
-
-# base64url(SHA-256(DER)) by openssl, not by the module
-sub x5t {
-    my ($c) = @_;
-    my $digest = qx{openssl x509 -in '$c->{cert}' -outform DER | openssl dgst -sha256 -binary};
-    die "openssl dgst: $?" if $? || length $digest != 32;
-    return b64u($digest);
-}
-
-# as nginx's $ssl_client_escaped_cert
-sub escaped_pem {
-    my ($c) = @_;
-    my $pem = $t->read_file($c->{cert});
-    $pem =~ s/([^A-Za-z0-9\-._~])/sprintf('%%%02X', ord $1)/ge;
-    return $pem;
-}
-
-my $ca = self_signed('ca', '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,keyCertSign');
+my $cc = ClientCerts->new($t->path('certs'));
+my $ca = $cc->self_signed('ca', ca => 1);
 my %c = (
-    a    => client_cert('client-a', $ca),
-    b    => client_cert('client-b', $ca),
-    self => self_signed('self'),
+    a    => $cc->client('client-a', $ca),
+    b    => $cc->client('client-b', $ca),
+    self => $cc->self_signed('self'),
 );
-my $server = self_signed('localhost');
-my %x5t = map { $_ => x5t($c{$_}) } keys %c;
+my $server = $cc->self_signed('localhost');
+my %x5t = map { $_ => ClientCerts::x5t($c{$_}) } keys %c;
 isnt($x5t{a}, $x5t{b}, 'two client certificates, two thumbprints');
 like($x5t{a}, qr/^[A-Za-z0-9_-]{43}$/, 'a thumbprint is 43 base64url characters');
+*escaped_pem = \&ClientCerts::escaped_pem;
 
 my $key = $t->ec_key('k1');
 $t->write_jwks('jwks.json', $key);
@@ -170,11 +118,7 @@ sub req {
     my $scheme = $port =~ /^(?:tls|ca|proxy)$/ ? 'https' : 'http';
     my %h = %{ $opt{headers} // {} };
     $h{Authorization} = "Bearer $opt{token}" if defined $opt{token};
-    my $http = HTTP::Tiny->new(keep_alive => 0, timeout => 10, verify_SSL => 0,
-        SSL_options => {
-            SSL_verify_mode => IO::Socket::SSL::SSL_VERIFY_NONE(),
-            $opt{cert} ? (SSL_cert_file => $opt{cert}{cert}, SSL_key_file => $opt{cert}{key}) : (),
-        });
+    my $http = HTTP::Tiny->new(keep_alive => 0, timeout => 10, ClientCerts::http_options($opt{cert}));
     my $uri = "/$prefix/case-" . ++$n;
     my $r = $http->get("$scheme://127.0.0.1:" . $t->port($port) . $uri, { headers => \%h });
     $r->{log} = $t->wait_log('cnf.log', qr/^\Q$uri\E /) // '';
@@ -253,6 +197,11 @@ accepted(req('proxy', 'bound', cert => $c{self}, token => $tok{self}), $x5t{self
 refused(req('proxy', 'api', cert => $c{b}, token => $tok{a}), 'certificate_mismatch',
     'through the proxy: bound to A, shown B');
 refused(req('proxy', 'api', token => $tok{a}), 'certificate_mismatch', 'through the proxy: no certificate');
+# the proxy replaces the header (even with nothing): a client cannot forge it
+refused(req('proxy', 'api', token => $tok{a}, headers => { 'X-Client-Cert' => escaped_pem($c{a}) }),
+    'certificate_mismatch', 'through the proxy: no certificate, A\'s in a forged header');
+refused(req('proxy', 'api', cert => $c{b}, token => $tok{a}, headers => { 'X-Client-Cert' => escaped_pem($c{a}) }),
+    'certificate_mismatch', 'through the proxy: B, A\'s in a forged header');
 
 # ------------------------------------------------------------ the header written by hand
 my $hdr = sub { return { 'X-Client-Cert' => $_[0] } };
@@ -261,7 +210,7 @@ accepted(req('main', 'api', headers => $hdr->(escaped_pem($c{a})), token => $tok
 refused(req('main', 'api', headers => $hdr->(escaped_pem($c{b})), token => $tok{a}), 'certificate_mismatch',
     'X-Client-Cert: B, bound to A');
 {
-    my $pem = $t->read_file($c{a}{cert});
+    my $pem = ClientCerts::pem($c{a});
     (my $one_line = $pem) =~ s/\n/ /g;
     accepted(req('main', 'api', headers => $hdr->($one_line), token => $tok{a}), $x5t{a},
         'X-Client-Cert: unescaped PEM, lines joined by spaces');
@@ -276,7 +225,7 @@ accepted(req('tls', 'fwd', cert => $c{b}, headers => $hdr->(escaped_pem($c{a})),
 # malformed values: refused, the reason logged, never the certificate
 {
     my $chain = escaped_pem($c{a}) . escaped_pem($c{b});
-    my $body = (split /\n/, $t->read_file($c{a}{cert}))[1];
+    my $body = (split /\n/, ClientCerts::pem($c{a}))[1];
     my %bad = (
         garbage   => ['garbage', 'not one PEM "CERTIFICATE" block'],
         escape    => [substr(escaped_pem($c{a}), 0, -2), 'a bad %-escape'],

@@ -205,6 +205,25 @@ START_TEST(test_extra_claims_never_override)
 }
 END_TEST
 
+// RFC 8705 §3.1: a bound grant's token has cnf {"x5t#S256"}, and a client's
+// extra claims never set cnf.
+START_TEST(test_certificate_bound_claims)
+{
+    const m2m::Client client = make_client("{\"cnf\":{\"x5t#S256\":\"forged\"},\"org_id\":\"kept\"}");
+    m2m::TokenGrant grant = make_grant(client);
+    m2m::JsonPtr claims = claims_of(grant);
+    ck_assert_msg(json_object_get(claims.get(), "cnf") == nullptr, "an extra cnf was copied");
+    ck_assert(m2m::is_reserved_claim("cnf"));
+
+    grant.x5t_s256 = "u2GTMi-w-4JOniztl_gMxHuGwj_-6lHM8R5HiNMhQDs";
+    claims = claims_of(grant);
+    const json_t *cnf = json_object_get(claims.get(), "cnf");
+    ck_assert_msg(json_is_object(cnf) && json_object_size(cnf) == 1, "cnf is not an object of one member");
+    ck_assert_std_str_eq(str(cnf, "x5t#S256"), grant.x5t_s256);
+    ck_assert_std_str_eq(str(claims.get(), "org_id"), "kept");
+}
+END_TEST
+
 START_TEST(test_claims_refuse_non_utf8)
 {
     const m2m::Client client = make_client();
@@ -267,6 +286,7 @@ Suite *access_token_suite()
     tcase_add_test(tc, test_registered_claims);
     tcase_add_test(tc, test_extra_claims);
     tcase_add_test(tc, test_extra_claims_never_override);
+    tcase_add_test(tc, test_certificate_bound_claims);
     tcase_add_test(tc, test_claims_refuse_non_utf8);
     tcase_add_test(tc, test_token_ids);
     tcase_add_test(tc, test_issued_tokens_verify);

@@ -70,6 +70,25 @@ START_TEST(test_empty_object_is_a_nameless_client_without_scopes)
 }
 END_TEST
 
+START_TEST(test_certificate_bound)
+{
+    ck_assert(!accepted("{}").certificate_bound.has_value());
+    const ClientMetadata m = accepted("{\"tls_client_certificate_bound_access_tokens\":true}");
+    ck_assert(m.certificate_bound.has_value() && *m.certificate_bound);
+    ck_assert(!*accepted("{\"tls_client_certificate_bound_access_tokens\":false}").certificate_bound);
+    refused("{\"tls_client_certificate_bound_access_tokens\":1}");
+    refused("{\"tls_client_certificate_bound_access_tokens\":\"true\"}");
+
+    m2m::Client c = sample_client();
+    for (bool bound : {false, true}) {
+        c.certificate_bound = bound;
+        m2m::JsonPtr doc = json(m2m::render_client(c, nullptr, "https://api.test/c").c_str());
+        const json_t *shown = json_object_get(doc.get(), "tls_client_certificate_bound_access_tokens");
+        ck_assert(json_is_boolean(shown) && json_is_true(shown) == bound);
+    }
+}
+END_TEST
+
 START_TEST(test_put_names_its_client)
 {
     const ClientMetadata m = accepted("{\"client_id\":\"m2m_ab\",\"client_secret\":\"s3cret\"}");
@@ -165,6 +184,7 @@ Suite *client_metadata_suite()
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_full_request);
     tcase_add_test(tc, test_empty_object_is_a_nameless_client_without_scopes);
+    tcase_add_test(tc, test_certificate_bound);
     tcase_add_test(tc, test_put_names_its_client);
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_claims_cannot_override_registered_ones);

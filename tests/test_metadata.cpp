@@ -29,7 +29,8 @@ START_TEST(test_default_document)
                          "  \"token_endpoint_auth_methods_supported\": [\n"
                          "    \"client_secret_basic\",\n"
                          "    \"client_secret_post\"\n"
-                         "  ]\n"
+                         "  ],\n"
+                         "  \"tls_client_certificate_bound_access_tokens\": true\n"
                          "}\n");
 }
 END_TEST

@@ -184,6 +184,33 @@ START_TEST(test_render_round_trip)
 }
 END_TEST
 
+// RFC 8705 §3.4 tls_client_certificate_bound_access_tokens: absent is
+// false, and false is not written, so files without it keep their text.
+START_TEST(test_certificate_bound)
+{
+    const Registry plain = parsed(sample_text());
+    for (const Client &c : plain.clients) {
+        ck_assert(!c.certificate_bound);
+    }
+    ck_assert_msg(plain.render().find("tls_client_certificate_bound_access_tokens") == std::string::npos,
+                  "false is written");
+    const Registry bound = parsed(edited([](json_t *d) {
+        set(client0(d), "tls_client_certificate_bound_access_tokens", json_true());
+    }));
+    ck_assert(bound.clients[0].certificate_bound);
+    ck_assert(!bound.clients[1].certificate_bound);
+    const Registry again = parsed(bound.render());
+    ck_assert(again.clients[0].certificate_bound && !again.clients[1].certificate_bound);
+    ck_assert(!parsed(edited([](json_t *d) {
+                   set(client0(d), "tls_client_certificate_bound_access_tokens", json_false());
+               })).clients[0].certificate_bound);
+    ck_refused_as(edited([](json_t *d) {
+                      set(client0(d), "tls_client_certificate_bound_access_tokens", json_string("yes"));
+                  }),
+                  "\"tls_client_certificate_bound_access_tokens\" is not true or false");
+}
+END_TEST
+
 START_TEST(test_boundaries_accepted)
 {
     const std::string id128(128, 'a');
@@ -510,6 +537,7 @@ Suite *registry_suite()
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, test_sample_parses);
     tcase_add_test(tc, test_render_round_trip);
+    tcase_add_test(tc, test_certificate_bound);
     tcase_add_test(tc, test_boundaries_accepted);
     tcase_add_test(tc, test_refusals);
     tcase_add_test(tc, test_size_limit);

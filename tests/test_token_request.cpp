@@ -68,6 +68,7 @@ struct Fixture {
     Credentials rotated;   // tasks:read, two secrets: one expired, one live
     std::string rotated_old_secret;
     Credentials special;   // id "my:client +x", secret as issued
+    Credentials bound;     // tasks:read, certificate-bound (RFC 8705 §3.4)
 
     Fixture()
     {
@@ -82,6 +83,8 @@ struct Fixture {
         special = add("special", {"tasks:read"});
         registry.clients.back().client_id = "my:client +x";
         special.id = "my:client +x";
+        bound = add("bound", {"tasks:read"});
+        registry.clients.back().certificate_bound = true;
     }
 
     Credentials add(const char *name, Strings scopes, std::optional<int64_t> expires_at = std::nullopt)
@@ -103,6 +106,7 @@ struct Request {
     std::optional<std::string> authorization;
     std::string body = "grant_type=client_credentials";
     bool body_too_large = false;
+    std::optional<std::string> thumbprint;
 
     TokenRequest view() const
     {
@@ -116,6 +120,9 @@ struct Request {
         }
         r.body = body;
         r.body_too_large = body_too_large;
+        if (thumbprint) {
+            r.certificate_thumbprint = *thumbprint;
+        }
         return r;
     }
 };
@@ -419,6 +426,33 @@ START_TEST(test_unauthorized_client)
 }
 END_TEST
 
+// RFC 8705 §3: a certificate-bound client's token carries its certificate's
+// thumbprint; without a certificate it gets none. Other clients' tokens are
+// never bound, certificate or not.
+START_TEST(test_certificate_bound_client)
+{
+    const Fixture f;
+    const std::string x5t = "u2GTMi-w-4JOniztl_gMxHuGwj_-6lHM8R5HiNMhQDs";
+    Request r = with_basic(f.bound);
+    r.thumbprint = x5t;
+    TokenDecision d = decide(f, r);
+    assert_granted(d, f.bound.id, {"tasks:read"}, "api://tasks", "bound, with a certificate");
+    ck_assert_std_str_eq(d.grant.x5t_s256, x5t);
+
+    assert_refused(decide(f, with_basic(f.bound)), OAuthError::unauthorized_client, 400, "bound, no certificate");
+    assert_refused(decide(f, with_post(f.bound)), OAuthError::unauthorized_client, 400,
+                   "bound, no certificate, client_secret_post");
+    // authentication first: a wrong secret says nothing about the binding
+    assert_auth_failed(decide(f, with_basic({f.bound.id, "wrong"})), f.bound.id, "bound, wrong secret");
+
+    Request unbound = with_basic(f.reader);
+    unbound.thumbprint = x5t;
+    d = decide(f, unbound);
+    assert_granted(d, f.reader.id, {"tasks:read", "tasks:write"}, "api://tasks", "unbound, with a certificate");
+    ck_assert_msg(d.grant.x5t_s256.empty(), "an unbound client's token is bound");
+}
+END_TEST
+
 START_TEST(test_scope_selection)
 {
     const Fixture f;
@@ -502,6 +536,7 @@ Suite *token_request_suite()
     tcase_add_test(tc, test_failed_authentication_says_nothing_more);
     tcase_add_test(tc, test_impossible_credentials);
     tcase_add_test(tc, test_unauthorized_client);
+    tcase_add_test(tc, test_certificate_bound_client);
     tcase_add_test(tc, test_scope_selection);
     tcase_add_test(tc, test_audience_selection);
     tcase_add_test(tc, test_check_order);

@@ -33,8 +33,8 @@ namespace {
 const char kUsage[] =
     "usage: m2m-clients [--file PATH] COMMAND [ARGS]\n"
     "\n"
-    "  create --name NAME --scopes \"A B ...\" [--claim KEY=VALUE ...] [--json]\n"
-    "                              a new client; prints its id and its secret, once\n"
+    "  create --name NAME --scopes \"A B ...\" [--claim KEY=VALUE ...] [--certificate-bound]\n"
+    "         [--json]             a new client; prints its id and its secret, once\n"
     "  list                        one line per client: id, status, secrets, scopes, name\n"
     "  show ID                     one client: its fields and its secrets' ids and times\n"
     "  add-secret ID [--expires-in TIME]\n"
@@ -44,6 +44,9 @@ const char kUsage[] =
     "                              a new secret; the others stop working after TIME\n"
     "                              (default: at once, and they are removed)\n"
     "  disable ID | enable ID      the client is refused tokens, or no longer\n"
+    "  bind-certificate ID | unbind-certificate ID\n"
+    "                              its tokens are bound to the TLS client certificate\n"
+    "                              it requests them with (RFC 8705), or no longer\n"
     "  delete ID                   the client and its secrets are removed\n"
     "\n"
     "The file is --file PATH, or $M2M_CLIENTS; a command that changes it creates it.\n"
@@ -65,6 +68,7 @@ struct Args {
     std::vector<std::string> positional;
     std::map<std::string, std::vector<std::string>> options;  // "--name" -> values
     bool json = false;
+    bool certificate_bound = false;  // --certificate-bound
 
     const std::string *option(const std::string &name) const
     {
@@ -85,6 +89,10 @@ Args parse_args(int argc, char **argv)
         }
         if (arg == "--json") {
             args.json = true;
+            continue;
+        }
+        if (arg == "--certificate-bound") {
+            args.certificate_bound = true;
             continue;
         }
         if (arg.size() > 2 && arg.compare(0, 2, "--") == 0) {
@@ -138,6 +146,9 @@ void expect(const Args &args, size_t positional, std::initializer_list<const cha
     }
     if (args.json && !json) {
         usage_error(args.command + " takes no --json");
+    }
+    if (args.certificate_bound && args.command != "create") {
+        usage_error(args.command + " takes no --certificate-bound");
     }
     if (args.positional.size() != positional) {
         usage_error(args.command + (positional == 0   ? " takes no arguments"
@@ -326,6 +337,7 @@ int create(const Args &args, const std::string &path)
             client = m2m::new_client(*name, scopes, claims ? m2m::JsonPtr(json_deep_copy(claims.get())) : nullptr,
                                      time(nullptr), &secret);
         } while (registry.find(client.client_id));
+        client.certificate_bound = args.certificate_bound;
         client_id = client.client_id;
         registry.clients.push_back(std::move(client));
     });
@@ -378,6 +390,7 @@ int show(const Args &args, const std::string &path)
     std::cout << "client_id:  " << c.client_id << "\n"
               << "name:       " << c.name << "\n"
               << "enabled:    " << (c.enabled ? "yes" : "no") << "\n"
+              << "cert-bound: " << (c.certificate_bound ? "yes" : "no") << "\n"
               << "created_at: " << format_time(c.created_at) << "\n"
               << "scopes:     " << scopes << "\n";
     if (c.claims) {
@@ -479,6 +492,17 @@ int set_enabled(const Args &args, const std::string &path, bool enabled)
     return 0;
 }
 
+int set_certificate_bound(const Args &args, const std::string &path, bool bound)
+{
+    expect(args, 1, {});
+    modify(path, [&](m2m::Registry &registry) {
+        client_of(registry, args.positional[0]).certificate_bound = bound;
+    });
+    std::cout << "client " << args.positional[0]
+              << (bound ? ": tokens bound to its client certificate" : ": tokens not bound") << "\n";
+    return 0;
+}
+
 int remove_client(const Args &args, const std::string &path)
 {
     expect(args, 1, {});
@@ -506,6 +530,9 @@ int run(int argc, char **argv)
         {"rotate-secret", rotate_secret},
         {"disable", [](const Args &a, const std::string &p) { return set_enabled(a, p, false); }},
         {"enable", [](const Args &a, const std::string &p) { return set_enabled(a, p, true); }},
+        {"bind-certificate", [](const Args &a, const std::string &p) { return set_certificate_bound(a, p, true); }},
+        {"unbind-certificate",
+         [](const Args &a, const std::string &p) { return set_certificate_bound(a, p, false); }},
         {"delete", remove_client},
     };
     auto command = kCommands.find(args.command);

@@ -14,6 +14,7 @@ namespace {
 constexpr std::string_view kReservedClaims[] = {
     "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scope",  // RFC 9068 §2.2, set here
     "azp", "appid", "cid", "scp", "scopes",                                 // read as the client or its scopes
+    "cnf",                                                                  // RFC 7800: the issuer's to bind
 };
 
 // json_object_set_new takes the value even when it fails.
@@ -80,6 +81,13 @@ std::optional<std::string> access_token_claims(std::string_view issuer, const To
             !set(c, "exp", json_integer(now + lifetime)) || !set(c, "jti", string_value(jti)) ||
             !set(c, "scope", string_value(*scope))) {
             return std::nullopt;
+        }
+        if (!grant.x5t_s256.empty()) {
+            JsonPtr cnf(json_object());
+            if (!cnf || !set(cnf.get(), "x5t#S256", string_value(grant.x5t_s256)) ||
+                !set(c, "cnf", cnf.release())) {
+                return std::nullopt;
+            }
         }
         if (json_is_object(grant.client->claims.get())) {
             const char *name;

@@ -22,7 +22,8 @@ constexpr size_t kTokenIdBytes = 16;
 // client_id, scope), and the ones a verifier reads as the client or its
 // scopes (the defaults of client_id_claim and scope_claim: azp, appid, cid,
 // scp, scopes): an extra "scp" would grant scopes the registration never
-// allowed, since verifiers merge every scope claim.
+// allowed, since verifiers merge every scope claim. And "cnf", which binds
+// a token to a key (RFC 7800): only the issuer may say which.
 bool is_reserved_claim(std::string_view name) noexcept;
 
 // 32 hex digits from OpenSSL's RNG; an empty optional if it fails.
@@ -30,7 +31,8 @@ std::optional<std::string> new_token_id() noexcept;
 
 // The payload, compact JSON: iss, sub and client_id (the client's id), aud,
 // iat and nbf (now), exp (now + lifetime), jti, scope (space-separated),
-// then the client's extra claims in their order, less the reserved ones.
+// cnf {"x5t#S256"} for a certificate-bound grant, then the client's extra
+// claims in their order, less the reserved ones.
 // An empty optional if memory runs out or a string is not UTF-8 (issuer
 // and audience come from the configuration, which may hold any bytes).
 std::optional<std::string> access_token_claims(std::string_view issuer, const TokenGrant &grant, int64_t now,

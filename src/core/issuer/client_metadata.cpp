@@ -138,6 +138,7 @@ JsonPtr client_object(const Client &client, std::string_view registration_uri)
     put(o, "scope", string_value(*scope_text));
     put(o, "grant_types", json_pack("[s]", "client_credentials"));
     put(o, "token_endpoint_auth_method", json_string("client_secret_basic"));
+    put(o, "tls_client_certificate_bound_access_tokens", json_boolean(client.certificate_bound));
     put(o, "enabled", json_boolean(client.enabled));
     put(o, "secrets", secrets.release());
     if (client.claims) {
@@ -189,6 +190,13 @@ bool parse_client_metadata(std::string_view text, ClientMetadata *out, std::stri
                 return false;
             }
             out->enabled = json_is_true(enabled);
+        }
+        if (const json_t *bound = json_object_get(body.get(), "tls_client_certificate_bound_access_tokens")) {
+            if (!json_is_boolean(bound)) {
+                *description = "tls_client_certificate_bound_access_tokens must be true or false";
+                return false;
+            }
+            out->certificate_bound = json_is_true(bound);
         }
         return true;
     } catch (...) {

@@ -3,8 +3,8 @@
 // client-credentials grant needs them, so that existing tooling fits.
 //
 // A request body is client metadata: "client_name", "scope" (space-separated),
-// and the extensions "claims" (extra claims for the client's tokens) and
-// "enabled". "grant_types" and "token_endpoint_auth_method", if present, must
+// "tls_client_certificate_bound_access_tokens" (RFC 8705 §3.4), and the
+// extensions "claims" (extra claims for the client's tokens) and "enabled". "grant_types" and "token_endpoint_auth_method", if present, must
 // name what this issuer does (client_credentials; client_secret_basic or
 // client_secret_post). Other members are ignored, as RFC 7591 §2 says.
 #pragma once
@@ -25,6 +25,7 @@ struct ClientMetadata {
     std::string name;
     std::vector<std::string> scopes;
     JsonPtr claims;                             // an object, or null
+    std::optional<bool> certificate_bound;      // tls_client_certificate_bound_access_tokens
     std::optional<bool> enabled;
 };
 

@@ -184,6 +184,8 @@ std::optional<std::string> server_metadata(std::string_view issuer, std::string_
         set(doc.get(), "grant_types_supported", strings({"client_credentials"}));
         set(doc.get(), "token_endpoint_auth_methods_supported",
             strings({"client_secret_basic", "client_secret_post"}));
+        // RFC 8705 §3.3: clients registered so get certificate-bound tokens
+        set(doc.get(), "tls_client_certificate_bound_access_tokens", json_true());
 
         std::string text = dump_json(doc.get(), JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (text.empty()) {

@@ -1,7 +1,7 @@
 // The local issuer's authorization server metadata (RFC 8414), which a
 // gateway's `discovery` reads: its issuer, where its token endpoint and JWK
 // Set are, and what it supports (the client credentials grant only, with
-// client_secret_basic or client_secret_post).
+// client_secret_basic or client_secret_post, and certificate-bound tokens).
 #pragma once
 
 #include <optional>

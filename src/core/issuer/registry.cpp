@@ -98,6 +98,8 @@ std::string random_hex(size_t bytes)
     return out;
 }
 
+constexpr const char *kCertificateBound = "tls_client_certificate_bound_access_tokens";
+
 // The claims every issued token carries (RFC 9068 §2.2): a client's extra
 // claims may not replace them.
 bool is_registered_claim(std::string_view name)
@@ -179,7 +181,9 @@ Client parse_client(const json_t *value, size_t index)
     if (!json_is_object(value)) {
         refuse(where + "is not an object");
     }
-    only_members(value, {"client_id", "name", "scopes", "claims", "enabled", "created_at", "secrets"}, where);
+    only_members(value,
+                 {"client_id", "name", "scopes", "claims", kCertificateBound, "enabled", "created_at", "secrets"},
+                 where);
 
     Client client;
     client.client_id = string_member(value, "client_id", where);
@@ -215,6 +219,13 @@ Client parse_client(const json_t *value, size_t index)
     }
     if (claims) {
         client.claims.reset(json_incref(const_cast<json_t *>(claims)));
+    }
+
+    if (const json_t *bound = json_object_get(value, kCertificateBound)) {
+        if (!json_is_boolean(bound)) {
+            refuse(where + "\"" + kCertificateBound + "\" is not true or false");
+        }
+        client.certificate_bound = json_is_true(bound);
     }
 
     const json_t *enabled = member(value, "enabled", where);
@@ -308,6 +319,9 @@ std::string Registry::render() const
         put(c.get(), "scopes", scopes.release());
         if (client.claims) {
             put(c.get(), "claims", json_incref(client.claims.get()));
+        }
+        if (client.certificate_bound) {
+            put(c.get(), kCertificateBound, json_true());
         }
         put(c.get(), "enabled", json_boolean(client.enabled));
         put(c.get(), "created_at", json_integer(client.created_at));

@@ -7,10 +7,12 @@
 // The file (version 1), written by render() and read by parse_registry():
 //   {"version": 1, "clients": [
 //     {"client_id": "m2m_…", "name": "…", "scopes": ["tasks:read", …],
-//      "claims": {"org_id": "…"}, "enabled": true, "created_at": 1764500000,
+//      "claims": {"org_id": "…"}, "tls_client_certificate_bound_access_tokens": true,
+//      "enabled": true, "created_at": 1764500000,
 //      "secrets": [{"id": "sec_…", "hash": "sha256:<salt b64url>:<digest b64url>",
 //                   "created_at": 1764500000, "expires_at": 1767100000}]}]}
-// "claims" and "expires_at" may be absent. At most kMaxSecrets secrets.
+// "claims", "tls_client_certificate_bound_access_tokens" (false) and
+// "expires_at" may be absent. At most kMaxSecrets secrets.
 //
 // Writers (m2m-clients, the clients API) never write the file in place: each
 // takes an exclusive flock(2) on the sibling file PATH.lock (it outlives the
@@ -50,6 +52,10 @@ struct Client {
     std::string name;
     std::vector<std::string> scopes;       // allowed; each a scope-token (RFC 6749 §3.3)
     JsonPtr claims;                        // extra claims for its tokens: an object, or null
+    // RFC 8705 §3.4 tls_client_certificate_bound_access_tokens: its tokens
+    // are bound to the TLS client certificate it requests them with, and it
+    // gets none without one
+    bool certificate_bound = false;
     bool enabled = true;
     int64_t created_at = 0;
     std::vector<ClientSecret> secrets;

@@ -229,6 +229,14 @@ TokenDecision decide(const TokenRequest &request, const Registry &registry, cons
     if (client->scopes.empty()) {
         return refused(refuse(OAuthError::unauthorized_client, "this client is not allowed any scope"));
     }
+    if (client->certificate_bound) {
+        if (!request.certificate_thumbprint) {
+            return refused(refuse(OAuthError::unauthorized_client,
+                                  "this client's tokens are certificate-bound: request them over TLS with its "
+                                  "client certificate"));
+        }
+        decision.grant.x5t_s256 = *request.certificate_thumbprint;
+    }
     const std::string *wanted = audience ? audience : resource;
     if (wanted) {
         if (std::find(audiences.begin(), audiences.end(), *wanted) == audiences.end()) {

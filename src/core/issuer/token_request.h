@@ -29,6 +29,13 @@
 //   kMaxClientSecretSize), an unknown, disabled or deleted client, a wrong
 //   or expired secret: invalid_client 401 with WWW-Authenticate: Basic. The
 //   description never says which of id and secret was wrong.
+// - A client registered as certificate-bound (RFC 8705 §3.4) whose request
+//   came without a TLS client certificate: unauthorized_client. The client
+//   authenticated, but is not allowed the grant this way: its registration
+//   promises that its tokens are bound, and an unbound one would be a bearer
+//   token. (invalid_request would blame the request's syntax, and
+//   invalid_client its credentials, which were right.) With a certificate,
+//   the grant carries its thumbprint for the token's cnf.
 // - A client registered with no scope may not use the grant:
 //   unauthorized_client. Its token would carry nothing to authorize with,
 //   so an empty scope list is how a registration keeps a client from
@@ -89,6 +96,7 @@ struct TokenGrant {
     const Client *client = nullptr;     // points into the registry given
     std::vector<std::string> scopes;    // never empty
     std::string audience;
+    std::string x5t_s256;               // cnf "x5t#S256" (RFC 8705 §3.1); empty: unbound
 };
 
 struct TokenRequest {
@@ -97,6 +105,9 @@ struct TokenRequest {
     std::optional<std::string_view> authorization;
     std::string_view body;
     bool body_too_large = false;  // the caller did not keep a body over kMaxFormSize
+    // x5t#S256 of the TLS client certificate the request came with (see
+    // verify/client_certificate.h); absent: none
+    std::optional<std::string_view> certificate_thumbprint;
 };
 
 struct TokenDecision {
