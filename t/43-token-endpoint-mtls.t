@@ -193,7 +193,7 @@ my $bound = issued_ok(token_request('bound', https() . '/oauth/token', cert => $
         my ($what, $cert) = @$case;
         my $r = use_token('api', $bound, $cert);
         is($r->{status}, 401, "the bound token with $what: 401");
-        like($r->{headers}{'www-authenticate'} // '', qr/error="invalid_token", error_description="certificate_mismatch"/,
+        like(M2MTest::challenge($r, 'Bearer') // '', qr/error="invalid_token", error_description="certificate_mismatch"/,
             "the bound token with $what: certificate_mismatch");
     }
 }
