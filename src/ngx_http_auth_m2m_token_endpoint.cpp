@@ -180,6 +180,44 @@ ngx_http_auth_m2m_token_send(ngx_http_request_t *r,
 }
 
 
+/*
+ * RFC 9449 §5: a token request with a DPoP header gets a token bound to the
+ * proof's key, or invalid_dpop_proof. Checked once the client authenticated,
+ * so that only clients fill the replay cache; without the header (or with
+ * auth_m2m_dpop off) the token is a bearer token.
+ */
+void
+ngx_http_auth_m2m_token_dpop(ngx_http_request_t *r,
+    ngx_http_auth_m2m_loc_conf_t *alcf, m2m::TokenDecision *decision)
+{
+    m2m::Reason      status;
+    m2m::DpopProof   proof;
+
+    if (static_cast<m2m::DpopMode>(alcf->dpop) == m2m::DpopMode::off) {
+        return;
+    }
+
+    status = ngx_http_auth_m2m_dpop_proof(r, alcf, NULL, &proof);
+
+    if (status == m2m::Reason::dpop_proof_missing) {
+        return;
+    }
+
+    if (status == m2m::Reason::ok) {
+        decision->grant.jkt = std::move(proof.jkt);
+        return;
+    }
+
+    if (status == m2m::Reason::internal_error) {
+        decision->refusal.emplace();    /* server_error 500 */
+        return;
+    }
+
+    decision->refusal = m2m::token_refusal(m2m::OAuthError::invalid_dpop_proof,
+                                           m2m::reason_code(status));
+}
+
+
 /* Decides, issues, replies. The core's functions do not throw; the glue's
  * strings may, and the caller catches. */
 ngx_int_t
@@ -224,6 +262,10 @@ ngx_http_auth_m2m_token_respond(ngx_http_request_t *r,
         request, *registry, issuer->policy->audiences, now);
 
     if (!decision.refusal) {
+        ngx_http_auth_m2m_token_dpop(r, alcf, &decision);
+    }
+
+    if (!decision.refusal) {
         token = m2m::issue_access_token(local->keys->front(),
                                         issuer->policy->issuer,
                                         decision.grant, now,
@@ -236,7 +278,8 @@ ngx_http_auth_m2m_token_respond(ngx_http_request_t *r,
 
         } else {
             text = m2m::token_response_json(*token, local->token_lifetime,
-                                            decision.grant.scopes);
+                                            decision.grant.scopes,
+                                            !decision.grant.jkt.empty());
 
             ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "auth_m2m: token issued, client_id \"%s\", "

@@ -326,6 +326,7 @@ sub metadata_ok {
         grant_types_supported => ['client_credentials'],
         token_endpoint_auth_methods_supported => ['client_secret_basic', 'client_secret_post'],
         tls_client_certificate_bound_access_tokens => JSON::PP::true,
+        dpop_signing_alg_values_supported => [qw(RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512)],
         %over,
     }, "metadata: $name") or diag $body;
 }

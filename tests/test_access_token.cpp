@@ -221,6 +221,19 @@ START_TEST(test_certificate_bound_claims)
     ck_assert_msg(json_is_object(cnf) && json_object_size(cnf) == 1, "cnf is not an object of one member");
     ck_assert_std_str_eq(str(cnf, "x5t#S256"), grant.x5t_s256);
     ck_assert_std_str_eq(str(claims.get(), "org_id"), "kept");
+
+    // RFC 9449 §6.1: a DPoP-bound grant adds jkt, alone or beside x5t#S256
+    grant.jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+    claims = claims_of(grant);
+    cnf = json_object_get(claims.get(), "cnf");
+    ck_assert_msg(json_is_object(cnf) && json_object_size(cnf) == 2, "cnf is not an object of two members");
+    ck_assert_std_str_eq(str(cnf, "x5t#S256"), grant.x5t_s256);
+    ck_assert_std_str_eq(str(cnf, "jkt"), grant.jkt);
+    grant.x5t_s256.clear();
+    claims = claims_of(grant);
+    cnf = json_object_get(claims.get(), "cnf");
+    ck_assert_msg(json_is_object(cnf) && json_object_size(cnf) == 1, "cnf is not an object of one member");
+    ck_assert_std_str_eq(str(cnf, "jkt"), grant.jkt);
 }
 END_TEST
 
@@ -255,6 +268,9 @@ START_TEST(test_success_body)
     ck_assert_std_str_eq(text,
                          "{\"access_token\":\"a.b.c\",\"token_type\":\"Bearer\",\"expires_in\":3600,"
                          "\"scope\":\"tasks:read tasks:write\"}");
+    // RFC 9449 §5: a DPoP-bound token's token_type
+    const std::string dpop = value_of(m2m::token_response_json("a.b.c", 60, {"x"}, true));
+    ck_assert_std_str_eq(dpop, "{\"access_token\":\"a.b.c\",\"token_type\":\"DPoP\",\"expires_in\":60,\"scope\":\"x\"}");
 }
 END_TEST
 

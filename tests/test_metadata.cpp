@@ -30,7 +30,12 @@ START_TEST(test_default_document)
                          "    \"client_secret_basic\",\n"
                          "    \"client_secret_post\"\n"
                          "  ],\n"
-                         "  \"tls_client_certificate_bound_access_tokens\": true\n"
+                         "  \"tls_client_certificate_bound_access_tokens\": true,\n"
+                         "  \"dpop_signing_alg_values_supported\": [\n"
+                         "    \"RS256\",\n    \"RS384\",\n    \"RS512\",\n"
+                         "    \"PS256\",\n    \"PS384\",\n    \"PS512\",\n"
+                         "    \"ES256\",\n    \"ES384\",\n    \"ES512\"\n"
+                         "  ]\n"
                          "}\n");
 }
 END_TEST

@@ -82,9 +82,10 @@ std::optional<std::string> access_token_claims(std::string_view issuer, const To
             !set(c, "scope", string_value(*scope))) {
             return std::nullopt;
         }
-        if (!grant.x5t_s256.empty()) {
+        if (!grant.x5t_s256.empty() || !grant.jkt.empty()) {
             JsonPtr cnf(json_object());
-            if (!cnf || !set(cnf.get(), "x5t#S256", string_value(grant.x5t_s256)) ||
+            if (!cnf || (!grant.x5t_s256.empty() && !set(cnf.get(), "x5t#S256", string_value(grant.x5t_s256))) ||
+                (!grant.jkt.empty() && !set(cnf.get(), "jkt", string_value(grant.jkt))) ||
                 !set(c, "cnf", cnf.release())) {
                 return std::nullopt;
             }
@@ -135,13 +136,13 @@ std::optional<std::string> issue_access_token(const SigningKey &key, std::string
 }
 
 std::optional<std::string> token_response_json(std::string_view access_token, int64_t expires_in,
-                                               const std::vector<std::string> &scopes) noexcept
+                                               const std::vector<std::string> &scopes, bool dpop) noexcept
 {
     try {
         const std::optional<std::string> scope = join_scopes(scopes);
         JsonPtr body(json_object());
         if (!scope || !body || !set(body.get(), "access_token", string_value(access_token)) ||
-            !set(body.get(), "token_type", json_string("Bearer")) ||
+            !set(body.get(), "token_type", json_string(dpop ? "DPoP" : "Bearer")) ||
             !set(body.get(), "expires_in", json_integer(expires_in)) ||
             !set(body.get(), "scope", string_value(*scope))) {
             return std::nullopt;

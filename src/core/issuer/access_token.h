@@ -31,7 +31,8 @@ std::optional<std::string> new_token_id() noexcept;
 
 // The payload, compact JSON: iss, sub and client_id (the client's id), aud,
 // iat and nbf (now), exp (now + lifetime), jti, scope (space-separated),
-// cnf {"x5t#S256"} for a certificate-bound grant, then the client's extra
+// cnf {"x5t#S256", "jkt"} for a certificate- or DPoP-bound grant (each
+// member only when bound so), then the client's extra
 // claims in their order, less the reserved ones.
 // An empty optional if memory runs out or a string is not UTF-8 (issuer
 // and audience come from the configuration, which may hold any bytes).
@@ -46,9 +47,10 @@ std::optional<std::string> issue_access_token(const SigningKey &key, std::string
 
 // {"access_token": ..., "token_type": "Bearer", "expires_in": N,
 //  "scope": "a b"}; the scope is always sent, so a client that asked for
-// none learns what it got (RFC 6749 §5.1). Empty optional if memory runs out.
+// none learns what it got (RFC 6749 §5.1). token_type is "DPoP" for a
+// DPoP-bound token (RFC 9449 §5). Empty optional if memory runs out.
 std::optional<std::string> token_response_json(std::string_view access_token, int64_t expires_in,
-                                               const std::vector<std::string> &scopes) noexcept;
+                                               const std::vector<std::string> &scopes, bool dpop = false) noexcept;
 
 // {"error": ..., "error_description": ...} (no description member if it is
 // empty). Empty optional if memory runs out.

@@ -4,6 +4,7 @@
 #include <new>
 
 #include "json.h"
+#include "keys/algorithm.h"
 
 namespace m2m {
 
@@ -186,6 +187,15 @@ std::optional<std::string> server_metadata(std::string_view issuer, std::string_
             strings({"client_secret_basic", "client_secret_post"}));
         // RFC 8705 §3.3: clients registered so get certificate-bound tokens
         set(doc.get(), "tls_client_certificate_bound_access_tokens", json_true());
+        // RFC 9449 §5.1: the token endpoint binds a token to the key of a
+        // DPoP proof made with any of these
+        JsonPtr algs(checked(json_array()));
+        for (size_t i = 0; i < kAlgorithmCount; i++) {
+            if (json_array_append_new(algs.get(), string_value(algorithm_name(static_cast<Algorithm>(i)))) != 0) {
+                throw std::bad_alloc();
+            }
+        }
+        set(doc.get(), "dpop_signing_alg_values_supported", algs.release());
 
         std::string text = dump_json(doc.get(), JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (text.empty()) {

@@ -35,6 +35,7 @@ TokenRefusal refuse(OAuthError error, std::string description)
     case OAuthError::unsupported_grant_type:
     case OAuthError::invalid_scope:
     case OAuthError::invalid_target:
+    case OAuthError::invalid_dpop_proof:
         refusal.status = 400;
         break;
     }
@@ -257,6 +258,11 @@ TokenDecision decide(const TokenRequest &request, const Registry &registry, cons
 
 }  // namespace
 
+TokenRefusal token_refusal(OAuthError error, std::string description)
+{
+    return refuse(error, std::move(description));
+}
+
 const char *oauth_error_code(OAuthError error) noexcept
 {
     switch (error) {
@@ -266,6 +272,7 @@ const char *oauth_error_code(OAuthError error) noexcept
     case OAuthError::unsupported_grant_type: return "unsupported_grant_type";
     case OAuthError::invalid_scope: return "invalid_scope";
     case OAuthError::invalid_target: return "invalid_target";
+    case OAuthError::invalid_dpop_proof: return "invalid_dpop_proof";
     case OAuthError::server_error: return "server_error";
     }
     return "server_error";

@@ -74,6 +74,7 @@ enum class OAuthError : uint8_t {
     unsupported_grant_type,  // §5.2
     invalid_scope,           // §5.2
     invalid_target,          // RFC 8707 §2
+    invalid_dpop_proof,      // RFC 9449 §5: a DPoP header whose proof fails
     server_error,            // out of memory, no audience to issue for; 500
 };
 
@@ -92,11 +93,17 @@ struct TokenRefusal {
     std::string client_id;      // the id tried; VSCHAR, at most kMaxClientIdSize
 };
 
+// A refusal with the status its error takes (400, 401 with a challenge, or
+// 500), for what the caller decides after decide_token_request(). May throw
+// std::bad_alloc.
+TokenRefusal token_refusal(OAuthError error, std::string description);
+
 struct TokenGrant {
     const Client *client = nullptr;     // points into the registry given
     std::vector<std::string> scopes;    // never empty
     std::string audience;
     std::string x5t_s256;               // cnf "x5t#S256" (RFC 8705 §3.1); empty: unbound
+    std::string jkt;                    // cnf "jkt" (RFC 9449 §6.1); empty: not DPoP-bound
 };
 
 struct TokenRequest {
