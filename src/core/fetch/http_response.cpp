@@ -30,6 +30,7 @@
 #include <limits>
 
 #include "fetch/http_syntax.h"
+#include "encoding.h"
 
 namespace m2m {
 

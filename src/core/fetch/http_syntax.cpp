@@ -70,15 +70,6 @@ bool parse_decimal(std::string_view s, uint64_t cap, uint64_t *out) noexcept
     return true;
 }
 
-int hex_value(char c) noexcept
-{
-    if (is_digit(c)) {
-        return c - '0';
-    }
-    c = lower(c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 // Drops the line's CR (before the LF that ended it). Returns false if the
 // line must end in CRLF and did not.
 bool strip_cr(std::string_view *line, bool required) noexcept

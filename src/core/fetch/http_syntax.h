@@ -20,7 +20,6 @@ bool has_ctl(std::string_view s) noexcept;
 std::string_view trim_ows(std::string_view s) noexcept;
 // Decimal digits only, saturating at `cap`; false if empty or not all digits.
 bool parse_decimal(std::string_view s, uint64_t cap, uint64_t *out) noexcept;
-int hex_value(char c) noexcept;  // -1: not a hex digit
 // Drops the line's CR (before the LF that ended it). Returns false if the
 // line must end in CRLF and did not.
 bool strip_cr(std::string_view *line, bool required) noexcept;

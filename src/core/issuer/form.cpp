@@ -2,6 +2,8 @@
 
 #include <openssl/crypto.h>
 
+#include "encoding.h"
+
 namespace m2m {
 
 namespace {
@@ -13,20 +15,6 @@ void wipe(std::string *s) noexcept
     s->resize(s->capacity());  // never reallocates
     OPENSSL_cleanse(s->data(), s->size());
     s->clear();
-}
-
-int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
 }
 
 bool is_control(unsigned char c)
@@ -50,8 +38,8 @@ FormError decode_into(std::string_view in, std::string *out)
             if (in.size() - i < 3) {
                 return FormError::bad_escape;
             }
-            const int hi = hex_value(static_cast<unsigned char>(in[i + 1]));
-            const int lo = hex_value(static_cast<unsigned char>(in[i + 2]));
+            const int hi = hex_value(in[i + 1]);
+            const int lo = hex_value(in[i + 2]);
             if (hi < 0 || lo < 0) {
                 return FormError::bad_escape;
             }
@@ -64,56 +52,6 @@ FormError decode_into(std::string_view in, std::string *out)
         out->push_back(static_cast<char>(byte));
     }
     return FormError::ok;
-}
-
-// RFC 4648 §4, strictly: length a multiple of four, '=' only as the last one
-// or two characters, and the bits the padding hides zero, so each byte
-// string has exactly one encoding.
-int base64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-    if (c == '+') {
-        return 62;
-    }
-    if (c == '/') {
-        return 63;
-    }
-    return -1;
-}
-
-bool base64_decode(std::string_view in, std::string *out)
-{
-    if (in.empty() || in.size() % 4 != 0) {
-        return false;
-    }
-    size_t padding = 0;
-    if (in.back() == '=') {
-        padding = in[in.size() - 2] == '=' ? 2 : 1;
-    }
-    const std::string_view data = in.substr(0, in.size() - padding);
-    uint32_t acc = 0;
-    int bits = 0;
-    for (unsigned char c : data) {
-        const int v = base64_value(c);
-        if (v < 0) {
-            return false;  // '=' inside included
-        }
-        acc = (acc << 6) | static_cast<uint32_t>(v);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out->push_back(static_cast<char>((acc >> bits) & 0xff));
-        }
-    }
-    return (acc & ((1u << bits) - 1)) == 0;
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 
 #include "base64url.h"
+#include "encoding.h"
 #include "openssl_handles.h"
 
 namespace m2m {
@@ -15,20 +16,6 @@ namespace {
 constexpr std::string_view kBegin = "-----BEGIN CERTIFICATE-----";
 constexpr std::string_view kEnd = "-----END CERTIFICATE-----";
 constexpr std::string_view kAnyBegin = "-----BEGIN ";
-
-int hex_value(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
 
 // Every %XX becomes its byte, everything else stays as it is: nginx escapes
 // the PEM as a URI component, other proxies leave '+', '/' and '=' or even
@@ -95,56 +82,17 @@ CertificateStatus read_pem(std::string_view pem, std::string_view *body)
     return starts_with(rest, kAnyBegin) ? CertificateStatus::several : CertificateStatus::not_pem;
 }
 
-int base64_value(char c)
+// A PEM body's lines joined: base64_decode reads one unbroken run.
+std::string without_space(std::string_view body)
 {
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-    if (c == '+') {
-        return 62;
-    }
-    if (c == '/') {
-        return 63;
-    }
-    return -1;
-}
-
-// RFC 4648 §4 base64 with its padding, whitespace skipped. Unused bits must
-// be zero: one body, one DER. `out` has room for body.size() bytes.
-bool base64_decode(std::string_view body, std::string *out)
-{
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t chars = 0, padding = 0;
+    std::string joined;
+    joined.reserve(body.size());
     for (char c : body) {
-        if (is_space(c)) {
-            continue;
-        }
-        chars++;
-        if (c == '=') {
-            padding++;
-            continue;
-        }
-        const int v = base64_value(c);
-        if (v < 0 || padding > 0) {
-            return false;
-        }
-        acc = (acc << 6 | static_cast<uint32_t>(v)) & 0xfff;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out->push_back(static_cast<char>(acc >> bits & 0xff));
+        if (!is_space(c)) {
+            joined += c;
         }
     }
-    // chars % 4 == 0 and at most two '=' leave 0, 2 or 3 characters in the
-    // last quad before its padding: exactly the ones that encode bytes
-    return chars % 4 == 0 && padding <= 2 && (acc & ((1u << bits) - 1)) == 0;
+    return joined;
 }
 
 // d2i_X509 reads any bytes safely within the length it is given; one
@@ -228,7 +176,7 @@ CertificateStatus decode_escaped_certificate(std::string_view escaped, std::stri
         } else {
             status = read_pem(pem, &body);
         }
-        if (status == CertificateStatus::ok && !base64_decode(body, der)) {
+        if (status == CertificateStatus::ok && !base64_decode(without_space(body), der)) {
             status = CertificateStatus::bad_base64;
         }
     } catch (...) {

@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 
 #include "base64url.h"
+#include "encoding.h"
 #include "json.h"
 #include "keys/jwks.h"
 #include "keys/signature.h"
@@ -34,15 +35,6 @@ bool is_digit(unsigned char c)
 char to_lower(unsigned char c)
 {
     return static_cast<char>(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
-}
-
-int hex_value(unsigned char c)
-{
-    if (is_digit(c)) {
-        return c - '0';
-    }
-    c = static_cast<unsigned char>(to_lower(c));
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
 // RFC 3986 §2.3
@@ -87,8 +79,8 @@ bool normalize_percent(std::string_view path, std::string *out)
             if (i + 2 >= path.size()) {
                 return false;
             }
-            const int high = hex_value(static_cast<unsigned char>(path[i + 1]));
-            const int low = hex_value(static_cast<unsigned char>(path[i + 2]));
+            const int high = hex_value(path[i + 1]);
+            const int low = hex_value(path[i + 2]);
             if (high < 0 || low < 0) {
                 return false;
             }
