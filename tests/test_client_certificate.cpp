@@ -201,7 +201,7 @@ START_TEST(test_not_one_certificate)
 {
     using m2m::CertificateStatus;
     const std::string der = vector_der();
-    assert_refused("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----", CertificateStatus::bad_base64, "empty body");
+    assert_refused("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----", CertificateStatus::not_x509, "empty body");
     assert_refused(pem_of("hello"), CertificateStatus::not_x509, "not DER");
     assert_refused(pem_of(der + std::string(1, '\0')), CertificateStatus::not_x509, "a byte after the DER");
     assert_refused(pem_of(der + der), CertificateStatus::not_x509, "two DER certificates in one block");

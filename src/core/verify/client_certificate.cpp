@@ -176,8 +176,13 @@ CertificateStatus decode_escaped_certificate(std::string_view escaped, std::stri
         } else {
             status = read_pem(pem, &body);
         }
-        if (status == CertificateStatus::ok && !base64_decode(without_space(body), der)) {
-            status = CertificateStatus::bad_base64;
+        if (status == CertificateStatus::ok) {
+            // an empty body is well-formed base64 of no DER, refused below
+            // as no certificate
+            const std::string joined = without_space(body);
+            if (!joined.empty() && !base64_decode(joined, der)) {
+                status = CertificateStatus::bad_base64;
+            }
         }
     } catch (...) {
         status = CertificateStatus::out_of_memory;
