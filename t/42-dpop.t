@@ -13,27 +13,16 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use HTTP::Tiny;
-use IPC::Open2 qw(open2);
 use JSON::PP;
+use DpopMint;
 use M2MTest qw(now);
 
 my $ISS = 'https://idp.example.test/';
 my $AUD = 'https://api.example.test';
 my $T0 = time;
 
-# ---------------------------------------------------------------- PyJWT
-my $pid = open2(my $py_out, my $py_in, '/usr/bin/python3', "$FindBin::Bin/lib/dpop.py")
-    or BAIL_OUT('cannot start t/lib/dpop.py');
-END { close $py_in if $py_in; waitpid($pid, 0) if $pid }
-my $json = JSON::PP->new->canonical;
-sub py {
-    my (%cmd) = @_;
-    print $py_in $json->encode(\%cmd), "\n";
-    my $line = <$py_out> // BAIL_OUT('dpop.py died');
-    my $answer = $json->decode($line);
-    BAIL_OUT("dpop.py $cmd{op}: $answer->{error}") if $answer->{error};
-    return $answer;
-}
+my $MINT = DpopMint->new;
+sub py { return $MINT->call(@_) }
 
 my $t = M2MTest->new(workers => 2);
 my $dir = $t->dir;

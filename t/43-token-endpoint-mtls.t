@@ -11,7 +11,6 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use Digest::SHA qw(sha256);
 use File::Basename qw(dirname);
 use HTTP::Tiny;
 use JSON::PP;
@@ -43,30 +42,16 @@ my $server = $cc->self_signed('localhost');
 my %x5t = map { $_ => ClientCerts::x5t($c{$_}) } keys %c;
 
 # ------------------------------------------------------------ the registry, as registry.h describes it
-sub random_bytes {
-    open my $fh, '<', '/dev/urandom' or die "/dev/urandom: $!";
-    read($fh, my $bytes, $_[0]) == $_[0] or die 'short read';
-    return $bytes;
-}
 my %client;
 my @clients;
 for my $spec (['bound', 1], ['plain', 0]) {
     my ($name, $bound) = @$spec;
-    my ($id, $secret, $salt) = ('m2m_' . unpack('H*', random_bytes(16)), b64u(random_bytes(32)), random_bytes(16));
+    my ($entry, $id, $secret) = M2MTest::registry_client(name => $name,
+        ($bound ? (tls_client_certificate_bound_access_tokens => JSON::PP::true) : ()));
     $client{$name} = { id => $id, secret => $secret };
-    push @clients, {
-        client_id  => $id,
-        name       => $name,
-        scopes     => ['tasks:read'],
-        ($bound ? (tls_client_certificate_bound_access_tokens => JSON::PP::true) : ()),
-        enabled    => JSON::PP::true,
-        created_at => now() - 60,
-        secrets    => [{ id => 'sec_' . unpack('H*', random_bytes(8)),
-                         hash => 'sha256:' . b64u($salt) . ':' . b64u(sha256($salt . $secret)),
-                         created_at => now() - 60 }],
-    };
+    push @clients, $entry;
 }
-$t->write_file('clients.json', $json->pretty->encode({ version => 1, clients => \@clients }));
+$t->write_registry('clients.json', @clients);
 
 # a third, certificate-bound client made by m2m-clients
 {

@@ -11,11 +11,10 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use Digest::SHA qw(sha256);
 use HTTP::Tiny;
-use IPC::Open2;
 use JSON::PP;
 use MIME::Base64 qw(encode_base64);
+use DpopMint;
 use M2MTest qw(now b64u);
 
 my $PY = '/usr/bin/python3';
@@ -24,19 +23,9 @@ plan skip_all => "$PY with jwt and cryptography needed"
 
 my $ISS = 'https://issuer.example.test/';
 my $t = M2MTest->new(workers => 2);
-my $json = JSON::PP->new->canonical;
 
-my $pid = open2(my $py_out, my $py_in, $PY, "$FindBin::Bin/lib/dpop.py")
-    or BAIL_OUT('cannot start t/lib/dpop.py');
-END { close $py_in if $py_in; waitpid($pid, 0) if $pid }
-sub py {
-    my (%cmd) = @_;
-    print $py_in $json->encode(\%cmd), "\n";
-    my $line = <$py_out> // BAIL_OUT('dpop.py died');
-    my $answer = $json->decode($line);
-    BAIL_OUT("dpop.py $cmd{op}: $answer->{error}") if $answer->{error};
-    return $answer;
-}
+my $MINT = DpopMint->new;
+sub py { return $MINT->call(@_) }
 my %key = (ec => py(op => 'key', name => 'ec', kind => 'ec'), rsa => py(op => 'key', name => 'rsa', kind => 'rsa'),
     other => py(op => 'key', name => 'other', kind => 'ec'));
 sub proof { return py(op => 'proof', @_)->{proof} }
@@ -45,22 +34,8 @@ system($PY, "$FindBin::Bin/lib/local_issuer.py", 'keygen', 'ec', $t->path('signi
     or BAIL_OUT('keygen failed');
 
 # ------------------------------------------------------------ one client, as registry.h describes it
-sub random_bytes {
-    open my $fh, '<', '/dev/urandom' or die "/dev/urandom: $!";
-    read($fh, my $bytes, $_[0]) == $_[0] or die 'short read';
-    return $bytes;
-}
-my ($ID, $SECRET, $salt) = ('m2m_' . unpack('H*', random_bytes(16)), b64u(random_bytes(32)), random_bytes(16));
-$t->write_file('clients.json', JSON::PP->new->canonical->pretty->encode({ version => 1, clients => [{
-    client_id  => $ID,
-    name       => 'dpop-client',
-    scopes     => ['tasks:read'],
-    enabled    => JSON::PP::true,
-    created_at => now() - 60,
-    secrets    => [{ id => 'sec_' . unpack('H*', random_bytes(8)),
-                     hash => 'sha256:' . b64u($salt) . ':' . b64u(sha256($salt . $SECRET)),
-                     created_at => now() - 60 }],
-}] }));
+my ($CLIENT, $ID, $SECRET) = M2MTest::registry_client(name => 'dpop-client');
+$t->write_registry('clients.json', $CLIENT);
 
 $t->config(<<'EOF');
     auth_m2m_issuer local {

@@ -38,6 +38,7 @@ use strict;
 use warnings;
 
 use Cwd qw(abs_path);
+use Digest::SHA ();
 use File::Basename qw(dirname);
 use File::Path qw(make_path);
 use File::Temp qw(tempdir);
@@ -89,6 +90,37 @@ sub challenge {
     my ($r, $scheme) = @_;
     my @c = grep { /^\Q$scheme\E(?: |$)/i } challenges($r);
     return $c[0];
+}
+
+# A client as the registry file holds it (core/issuer/registry.h), its secret
+# hashed here with Perl's own SHA-256. Returns (entry, client_id, secret);
+# members in %opt (name, scopes, any other) replace the defaults.
+sub registry_client {
+    my (%opt) = @_;
+    my $random = sub {
+        open my $fh, '<', '/dev/urandom' or die "/dev/urandom: $!";
+        read($fh, my $bytes, $_[0]) == $_[0] or die 'short read';
+        return $bytes;
+    };
+    my ($id, $secret, $salt) = ('m2m_' . unpack('H*', $random->(16)), encode_b64u($random->(32)), $random->(16));
+    my $entry = {
+        client_id  => $id,
+        name       => 'client',
+        scopes     => ['tasks:read'],
+        enabled    => JSON::PP::true,
+        created_at => now() - 60,
+        secrets    => [{ id => 'sec_' . unpack('H*', $random->(8)),
+                         hash => 'sha256:' . encode_b64u($salt) . ':' . encode_b64u(Digest::SHA::sha256($salt . $secret)),
+                         created_at => now() - 60 }],
+        %opt,
+    };
+    return ($entry, $id, $secret);
+}
+
+# Writes a registry file of these client entries.
+sub write_registry {
+    my ($self, $rel, @entries) = @_;
+    return $self->write_file($rel, JSON::PP->new->canonical->pretty->encode({ version => 1, clients => \@entries }));
 }
 
 sub new {
