@@ -18,35 +18,12 @@
 
 namespace {
 
-std::string base64(std::string_view in)
-{
-    static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (unsigned char c : in) {
-        acc = acc << 8 | c;
-        bits += 8;
-        while (bits >= 6) {
-            bits -= 6;
-            out += kAlphabet[acc >> bits & 63];
-        }
-    }
-    if (bits > 0) {
-        out += kAlphabet[acc << (6 - bits) & 63];
-    }
-    while (out.size() % 4) {
-        out += '=';
-    }
-    return out;
-}
-
 // 64-character lines, every byte but unreserved ones escaped, as nginx's
 // $ssl_client_escaped_cert.
 std::string escaped_pem(std::string_view der)
 {
     static const char kHex[] = "0123456789ABCDEF";
-    const std::string b64 = base64(der);
+    const std::string b64 = fuzz::base64_encode(der);
     std::string pem = "-----BEGIN CERTIFICATE-----\n";
     for (size_t i = 0; i < b64.size(); i += 64) {
         pem += b64.substr(i, 64) + "\n";

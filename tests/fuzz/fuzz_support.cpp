@@ -107,9 +107,10 @@ void fail(const char *what)
     __builtin_trap();
 }
 
-std::string b64url_encode(std::string_view bytes)
+namespace {
+
+std::string encode(std::string_view bytes, const char *alphabet, bool pad)
 {
-    static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     std::string out;
     uint32_t acc = 0;
     int bits = 0;
@@ -118,13 +119,28 @@ std::string b64url_encode(std::string_view bytes)
         bits += 8;
         while (bits >= 6) {
             bits -= 6;
-            out += kAlphabet[(acc >> bits) & 63];
+            out += alphabet[(acc >> bits) & 63];
         }
     }
     if (bits > 0) {
-        out += kAlphabet[(acc << (6 - bits)) & 63];
+        out += alphabet[(acc << (6 - bits)) & 63];
+    }
+    while (pad && out.size() % 4) {
+        out += '=';
     }
     return out;
+}
+
+}  // namespace
+
+std::string b64url_encode(std::string_view bytes)
+{
+    return encode(bytes, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", false);
+}
+
+std::string base64_encode(std::string_view bytes)
+{
+    return encode(bytes, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", true);
 }
 
 bool b64url_decode(std::string_view in, std::string *out)

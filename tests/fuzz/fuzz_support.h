@@ -16,6 +16,8 @@ namespace fuzz {
 
 // RFC 4648 §5 without padding.
 std::string b64url_encode(std::string_view bytes);
+// RFC 4648 §4 with padding.
+std::string base64_encode(std::string_view bytes);
 // Our own strict decoder (no padding, zero trailing bits), independent of
 // the module's.
 bool b64url_decode(std::string_view in, std::string *out);
