@@ -172,6 +172,7 @@ ngx_http_auth_m2m_authenticate(ngx_http_request_t *r,
 
     state->issuer = NULL;
     state->token.reset();
+    state->failed_rule = NULL;
 
     ngx_str_null(&token);
     status = ngx_http_auth_m2m_token(r, alcf, &token, &state->scheme);
