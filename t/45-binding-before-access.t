@@ -62,6 +62,20 @@ $t->config(<<'EOF');
             limit_req zone=per_client;
             try_files /ok.txt =404;
         }
+        # the same URI, routed by its query (which htu leaves out) to a
+        # location with a longer window
+        location /api/ {
+            if ($arg_wide) {
+                rewrite ^/api/(.*)$ /wide/$1 last;
+            }
+            auth_m2m main;
+            try_files /ok.txt =404;
+        }
+        location /wide/ {
+            auth_m2m main;
+            auth_m2m_dpop_window 300s;
+            try_files /ok.txt =404;
+        }
         location /early/ {
             auth_m2m main;
             set $early $m2m_client_id;
@@ -77,8 +91,9 @@ my $n = 0;
 sub req {
     my ($path, %h) = @_;
     my $id = ++$n;
+    my $query = delete $h{wide} ? "wide=1&n=$id" : "n=$id";
     my $http = HTTP::Tiny->new(keep_alive => 0, timeout => 10);
-    my $r = $http->get("$BASE$path?n=$id", { headers => \%h });
+    my $r = $http->get("$BASE$path?$query", { headers => \%h });
     $r->{n} = $id;
     return $r;
 }
@@ -132,6 +147,22 @@ sub dpop_headers {
     is($r->{status}, 200, 'the owner, with its proof, still has its request');
     $r = req('/limited/x', dpop_headers('/limited/x', $DPOP_BOUND));
     is($r->{status}, 503, 'and the limit holds for the owner (the key was its client_id)');
+}
+
+# ---------------------------------------------------------------- windows
+# A proof accepted where the window is 60 s must not pass again, once those
+# 60 s (and the leeway) are over, where the same URI meets a 300 s window.
+{
+    my $t0 = time;
+    my $p = py(op => 'proof', key => 'client_ec', htm => 'GET', htu => "$BASE/api/x", token => $DPOP_BOUND,
+        iat => $t0 - 63)->{proof};
+    my $r = req('/api/x', Authorization => "DPoP $DPOP_BOUND", DPoP => $p);
+    is($r->{status}, 200, 'a proof 63 s old in the 60 s (+5 s leeway) window: 200');
+    # wait until the 60 s window's own expiry (iat + 65) is behind us
+    select(undef, undef, undef, 0.2) while time <= $t0 - 63 + 65;
+    $r = req('/api/x', wide => 1, Authorization => "DPoP $DPOP_BOUND", DPoP => $p);
+    is($r->{status}, 401, 'the same proof, after that window, through the 300 s location: refused');
+    is(logged($r->{n})->{error}, 'dpop_proof_replayed', '$m2m_error dpop_proof_replayed');
 }
 
 $t->no_alerts_ok;
