@@ -132,6 +132,9 @@ typedef struct {
      * and the algs="..." of DPoP challenges */
     size_t                        dpop_replay_size;
     ngx_shm_zone_t               *dpop_replay;
+    /* the largest auth_m2m_dpop_window of any location: a jti is kept as
+     * long as some location would still accept its proof */
+    time_t                        dpop_window_max;
     ngx_str_t                     dpop_algs;
 } ngx_http_auth_m2m_main_conf_t;
 

@@ -220,8 +220,10 @@ ngx_http_auth_m2m_log_refusal(ngx_http_request_t *r,
                ngx_http_get_module_loc_conf(r, ngx_http_auth_m2m_module));
     level = alcf->log_level;
 
-    /* the client id comes from claims only once their signature held */
-    if (state->failed_rule) {
+    /* the client id comes from claims only once their signature held; a
+     * rule failed only for a token that did (failed_rule may be a previous
+     * location's, before an error_page to another issuer's location) */
+    if (state->verdict == m2m::Reason::claim_rule_failed) {
         client_id = state->token->client_id();
 
         ngx_log_error(level, r->connection->log, 0,

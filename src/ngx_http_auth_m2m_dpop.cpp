@@ -196,10 +196,11 @@ ngx_http_auth_m2m_dpop_proof(ngx_http_request_t *r,
     ngx_http_auth_m2m_loc_conf_t *alcf, ngx_str_t *access_token,
     m2m::DpopProof *proof)
 {
-    ngx_str_t          header, htu;
-    ngx_int_t          rc;
-    m2m::Reason        status;
-    m2m::DpopRequest   request;
+    ngx_str_t                       header, htu;
+    ngx_int_t                       rc;
+    m2m::Reason                     status;
+    m2m::DpopRequest                request;
+    ngx_http_auth_m2m_main_conf_t  *amcf;
 
     status = ngx_http_auth_m2m_dpop_header(r, &header);
     if (status != m2m::Reason::ok) {
@@ -226,9 +227,17 @@ ngx_http_auth_m2m_dpop_proof(ngx_http_request_t *r,
         return status;
     }
 
-    /* only a proof that verified is remembered: anyone can send a jti */
+    /* only a proof that verified is remembered: anyone can send a jti.
+     * It is kept while any location would take it, not only this one: the
+     * same URI can reach a location with a longer window (a rewrite on the
+     * query or a header, which htu does not name). */
+    amcf = static_cast<ngx_http_auth_m2m_main_conf_t *>(
+               ngx_http_get_module_main_conf(r, ngx_http_auth_m2m_module));
+
     rc = ngx_http_auth_m2m_dpop_replay_seen(r, proof->jkt, proof->jti,
-                                            proof->iat + request.window
+                                            proof->iat
+                                            + ngx_max(request.window,
+                                                      amcf->dpop_window_max)
                                             + request.leeway);
 
     if (rc == NGX_DECLINED) {

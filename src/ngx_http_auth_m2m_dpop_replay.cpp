@@ -13,7 +13,8 @@
  * every entry is one 128-byte slab chunk whatever the client sends, and one
  * client's jti never collides with another's. As in limit_req, an rbtree
  * finds entries and a queue in arrival order expires and evicts them. Each
- * entry lives until its own iat + window + leeway; arrival order follows
+ * entry lives until its own iat + window + leeway (the largest window of any
+ * location, see ngx_http_auth_m2m_dpop_proof()); arrival order follows
  * that closely (iat is within the window of arrival), so the oldest arrival
  * is the one to evict.
  *

@@ -385,6 +385,8 @@ ngx_http_auth_m2m_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_auth_m2m_loc_conf_t  *conf =
         static_cast<ngx_http_auth_m2m_loc_conf_t *>(child);
 
+    ngx_http_auth_m2m_main_conf_t  *amcf;
+
     if (conf->endpoint) {
         if (ngx_http_auth_m2m_check_endpoint(cf, conf->endpoint) != NGX_OK
             || ngx_http_auth_m2m_check_token_endpoint(cf, conf) != NGX_OK)
@@ -431,6 +433,14 @@ ngx_http_auth_m2m_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->dpop, prev->dpop,
                               static_cast<ngx_uint_t>(m2m::DpopMode::allowed));
     ngx_conf_merge_sec_value(conf->dpop_window, prev->dpop_window, 60);
+
+    amcf = static_cast<ngx_http_auth_m2m_main_conf_t *>(
+               ngx_http_conf_get_module_main_conf(cf,
+                                                  ngx_http_auth_m2m_module));
+
+    if (conf->dpop_window > amcf->dpop_window_max) {
+        amcf->dpop_window_max = conf->dpop_window;
+    }
 
     if (conf->scopes == NGX_CONF_UNSET_PTR) {
         conf->scopes = prev->scopes == NGX_CONF_UNSET_PTR ? NULL : prev->scopes;

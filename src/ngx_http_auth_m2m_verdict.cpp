@@ -172,6 +172,7 @@ ngx_http_auth_m2m_authenticate(ngx_http_request_t *r,
 
     state->issuer = NULL;
     state->token.reset();
+    state->failed_rule = NULL;
 
     ngx_str_null(&token);
     status = ngx_http_auth_m2m_token(r, alcf, &token, &state->scheme);
@@ -190,17 +191,16 @@ ngx_http_auth_m2m_authenticate(ngx_http_request_t *r,
     state->busy = false;
 }
 
-/* The access phase's verdict on a verified token, in this order: the times
- * and the issuer's claims; who presents it (a certificate, a DPoP proof),
- * so that a stolen token learns nothing about its rights; the location's
- * scopes; then its auth_m2m_require rules. */
+/* Whether the token is the caller's to use, wherever it is judged: the
+ * times and the issuer's claims, then who presents it (a certificate, a DPoP
+ * proof). A variable read before the access phase (a limit_req key, a `set`)
+ * gets this verdict too, so that a stolen bound token neither spends its
+ * owner's limits nor steers a rewrite by its claims. */
 m2m::Reason
-ngx_http_auth_m2m_judge(ngx_http_request_t *r,
+ngx_http_auth_m2m_bind(ngx_http_request_t *r,
     ngx_http_auth_m2m_loc_conf_t *alcf, ngx_http_auth_m2m_state_t *state)
 {
     m2m::Reason  status;
-
-    state->failed_rule = NULL;
 
     status = m2m::authorize(*state->token, ngx_time(), NULL);
 
@@ -211,6 +211,23 @@ ngx_http_auth_m2m_judge(ngx_http_request_t *r,
     if (status == m2m::Reason::ok) {
         status = ngx_http_auth_m2m_check_dpop(r, alcf, state);
     }
+
+    return status;
+}
+
+
+/* The access phase's verdict on a verified token, in this order: the
+ * binding above, so that a stolen token learns nothing about its rights;
+ * the location's scopes; then its auth_m2m_require rules. */
+m2m::Reason
+ngx_http_auth_m2m_judge(ngx_http_request_t *r,
+    ngx_http_auth_m2m_loc_conf_t *alcf, ngx_http_auth_m2m_state_t *state)
+{
+    m2m::Reason  status;
+
+    state->failed_rule = NULL;
+
+    status = ngx_http_auth_m2m_bind(r, alcf, state);
 
     if (status == m2m::Reason::ok && alcf->scopes
         && !m2m::has_all_scopes(state->token->scopes(), *alcf->scopes))
@@ -246,8 +263,9 @@ ngx_http_auth_m2m_forget(ngx_http_auth_m2m_state_t *state)
  * location is not protected and nothing was verified before (then every
  * variable is empty). The access phase (`access`) authorizes the token again,
  * now with the location's auth_m2m_scope, and so writes the final verdict;
- * a variable read earlier (a limit_req key, a map) gets the verdict without
- * the scopes, as the access phase has not judged them yet.
+ * a variable read earlier (a limit_req key, a map) gets the verdict with the
+ * token's binding but without the scopes and rules, as the access phase has
+ * not judged them yet.
  */
 ngx_http_auth_m2m_state_t *
 ngx_http_auth_m2m_state(ngx_http_request_t *r, bool access)
@@ -288,7 +306,7 @@ ngx_http_auth_m2m_state(ngx_http_request_t *r, bool access)
     if (state->token && (fresh || access)) {
         state->verdict = access
                          ? ngx_http_auth_m2m_judge(r, alcf, state)
-                         : m2m::authorize(*state->token, ngx_time(), NULL);
+                         : ngx_http_auth_m2m_bind(r, alcf, state);
     }
 
     if (fresh) {

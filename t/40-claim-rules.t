@@ -23,6 +23,12 @@ $t->config(<<'EOF');
         audience https://api.example.test;
     }
 
+    auth_m2m_issuer other {
+        issuer https://other.example.test/;
+        jwks_file %%DIR%%/jwks.json;
+        audience https://api.example.test;
+    }
+
     auth_m2m_claim_set $kc_roles realm_access roles;
 
     map $m2m_claim_tid $entra_tenant {
@@ -90,6 +96,17 @@ $t->config(<<'EOF');
         }
         location @alt {
             auth_m2m_require $m2m_claim_alt;
+            try_files /ok.txt =404;
+        }
+        # a failed rule, then a location of another issuer, for which the
+        # token is no token at all: the refusal has no token to log
+        location /elsewhere/ {
+            auth_m2m_require $org_acme;
+            error_page 403 = @other;
+            try_files /ok.txt =404;
+        }
+        location @other {
+            auth_m2m other;
             try_files /ok.txt =404;
         }
         location /literal/ {
@@ -162,6 +179,12 @@ check('/two/x', tok(a => 'y'), 401, $FAIL401, 'two rules: second fails, its erro
 check('/literal/x', tok(), 200, undef, 'text around a variable is non-empty');
 check('/redirect/x', tok(org_id => 'globex', alt => 'y'), 200, undef,
     'a failed rule, then error_page to a location whose rule passes: claims still read');
+{
+    my $r = $t->get('/elsewhere/x', token => tok(org_id => 'globex'));
+    is($r->{status}, 401, 'a failed rule, then error_page to another issuer\'s location: 401 (the worker lives)');
+    like(M2MTest::challenge($r, 'Bearer') // '', qr/error_description="wrong_issuer"/,
+        'another issuer\'s location: wrong_issuer') or diag explain $r->{headers};
+}
 {
     my $r = check('/redirect/x', tok(org_id => 'globex'), 403, $FAIL403, 'both locations\' rules fail');
     my @c = M2MTest::challenges($r);
