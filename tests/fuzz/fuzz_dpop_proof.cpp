@@ -28,15 +28,6 @@
 
 namespace {
 
-// A throwaway test key: checked-in seeds carry proofs it signed (the same
-// key as fuzz_token's "ec-1").
-const char kEc1Pem[] =
-    "-----BEGIN PRIVATE KEY-----\n"
-    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg+LYB7ytqvvrcPwmf\n"
-    "vU/c4e/Wos8TJFYDU/QhZgb5F7mhRANCAATL/pWplWp2yxKcZZcBZNkafFug2aNC\n"
-    "D6At2J5vFkvjbHKE1rrBpi6751sNyjiHupg5Cl6vTsqIp6VWQdroMS8i\n"
-    "-----END PRIVATE KEY-----\n";
-
 constexpr int64_t kNow = 1700000000;
 constexpr const char *kAccessToken = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJzdmMtMSJ9.c2ln";
 
@@ -87,7 +78,7 @@ extern "C" int LLVMFuzzerInitialize(int *, char ***)
     // jansson seeds its hash function randomly; a fixed seed makes each
     // input's run the same every time.
     json_object_seed(1);
-    ec1 = fuzz::load_private_pem(kEc1Pem);
+    ec1 = fuzz::load_private_pem(fuzz::kEc1Pem);
     ec1_jkt = thumbprint_of(ec1);
     return 0;
 }

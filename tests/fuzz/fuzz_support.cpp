@@ -107,6 +107,13 @@ void fail(const char *what)
     __builtin_trap();
 }
 
+const char kEc1Pem[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg+LYB7ytqvvrcPwmf\n"
+    "vU/c4e/Wos8TJFYDU/QhZgb5F7mhRANCAATL/pWplWp2yxKcZZcBZNkafFug2aNC\n"
+    "D6At2J5vFkvjbHKE1rrBpi6751sNyjiHupg5Cl6vTsqIp6VWQdroMS8i\n"
+    "-----END PRIVATE KEY-----\n";
+
 namespace {
 
 std::string encode(std::string_view bytes, const char *alphabet, bool pad)

@@ -26,6 +26,10 @@ EVP_PKEY *generate_rsa(unsigned bits);
 EVP_PKEY *generate_ec(const char *group);  // "P-256", "P-384", "P-521"
 EVP_PKEY *load_private_pem(const char *pem);
 
+// A throwaway P-256 test key ("ec-1"): checked-in seeds of the token and
+// dpop_proof targets carry tokens and proofs it signed.
+extern const char kEc1Pem[];
+
 bool is_rsa(EVP_PKEY *key);
 // Bytes of one EC coordinate (32, 48, 66), 0 for RSA.
 size_t ec_field_bytes(EVP_PKEY *key);

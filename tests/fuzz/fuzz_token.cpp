@@ -24,14 +24,6 @@
 
 namespace {
 
-// A throwaway test key: checked-in seeds carry tokens it signed.
-const char kEc1Pem[] =
-    "-----BEGIN PRIVATE KEY-----\n"
-    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg+LYB7ytqvvrcPwmf\n"
-    "vU/c4e/Wos8TJFYDU/QhZgb5F7mhRANCAATL/pWplWp2yxKcZZcBZNkafFug2aNC\n"
-    "D6At2J5vFkvjbHKE1rrBpi6751sNyjiHupg5Cl6vTsqIp6VWQdroMS8i\n"
-    "-----END PRIVATE KEY-----\n";
-
 constexpr int64_t kNow = 1700000000;
 
 struct Fixture {
@@ -45,7 +37,7 @@ Fixture *fixture;
 void set_up()
 {
     fixture = new Fixture;
-    fixture->ec1 = fuzz::load_private_pem(kEc1Pem);
+    fixture->ec1 = fuzz::load_private_pem(fuzz::kEc1Pem);
     EVP_PKEY *rsa = fuzz::generate_rsa(2048);
     EVP_PKEY *p384 = fuzz::generate_ec("P-384");
     // A kid-less key too, so that kid-less tokens have a key to find.
