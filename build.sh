@@ -324,12 +324,12 @@ build_deb() {
     }
     rm -f "$build/${name}"_*.deb "$build/${name}"-dbgsym_*.*deb \
         "$build/${name}"_*.buildinfo "$build/${name}"_*.changes
-    mv "$work/${name}"*_"${version}"_*.*deb "$work/${name}"_"${version}"_*.buildinfo \
-        "$work/${name}"_"${version}"_*.changes "$build/"
-    log "built $(cd "$build" && ls "${name}"_"${version}"_*.deb)"
+    mv "$work/${name}"*_"${version}_"*.*deb "$work/${name}_${version}_"*.buildinfo \
+        "$work/${name}_${version}_"*.changes "$build/"
+    log "built $(cd "$build" && ls "${name}_${version}_"*.deb)"
     log "lintian"
     # errors fail the build; warnings are printed and left to the reader
-    lintian --fail-on error "$build/${name}"_"${version}"_*.changes
+    lintian --fail-on error "$build/${name}_${version}_"*.changes
 }
 
 case "${1:-build}" in
