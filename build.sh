@@ -6,6 +6,9 @@
 # ./build.sh run      build, then start nginx.conf.example on 127.0.0.1:8080
 # ./build.sh bench    build, then run bench/ (figures only; never a test)
 # ./build.sh fuzz [SECONDS]   run each libFuzzer target in tests/fuzz/ (default 60 s)
+# ./build.sh deb      build the Debian package (debian/) into build/*.deb
+# ./build.sh deb-test build it if needed, then install it, serve one request
+#                     through /etc/nginx/modules-enabled, and purge it (t/deb/run)
 # NGINX_SRC=/path/to/nginx-x.y.z ./build.sh   build against an upstream tree
 set -euo pipefail
 
@@ -299,11 +302,45 @@ run_fuzz() {
     return $failed
 }
 
+# ./build.sh deb: dpkg-buildpackage on a copy of the tree under build/deb/,
+# so the source tree gets no debian/ build products; the .deb (and its
+# dbgsym, .buildinfo, .changes) land in build/, checked by lintian.
+build_deb() {
+    local packages=(nginx nginx-dev build-essential pkg-config libssl-dev libjansson-dev
+                    libcjose-dev dpkg-dev debhelper fakeroot lintian)
+    install_missing
+    local work="$build/deb" name version
+    name=$(dpkg-parsechangelog -l "$top/debian/changelog" -S Source)
+    version=$(dpkg-parsechangelog -l "$top/debian/changelog" -S Version)
+    rm -rf "$work"
+    mkdir -p "$work/$name"
+    # the tree as it is (committed or not), without build/ and git metadata
+    tar -C "$top" --exclude=./build --exclude=./.git -cf - . | tar -C "$work/$name" -xf -
+    log "dpkg-buildpackage -b in $work/$name"
+    (cd "$work/$name" && dpkg-buildpackage -b -us -uc) >"$work/build.log" 2>&1 || {
+        tail -n 40 "$work/build.log" >&2
+        log "dpkg-buildpackage failed (log: $work/build.log)"
+        return 1
+    }
+    rm -f "$build/${name}"_*.deb "$build/${name}"-dbgsym_*.*deb \
+        "$build/${name}"_*.buildinfo "$build/${name}"_*.changes
+    mv "$work/${name}"*_"${version}_"*.*deb "$work/${name}_${version}_"*.buildinfo \
+        "$work/${name}_${version}_"*.changes "$build/"
+    log "built $(cd "$build" && ls "${name}_${version}_"*.deb)"
+    log "lintian"
+    # errors fail the build; warnings are printed and left to the reader
+    lintian --fail-on error "$build/${name}_${version}_"*.changes
+}
+
 case "${1:-build}" in
     build) build_module ;;
     test) build_module; if [ "$asan" = 1 ]; then run_asan_tests; else run_tests; fi ;;
     run) build_module; run_demo ;;
     bench) build_module; exec "$top/bench/run.sh" "$module" ;;
     fuzz) run_fuzz "${2:-60}"; exit ;;  # before bash reads on in a build.sh edited meanwhile
-    *) echo "usage: $0 [build|test [--asan]|run|bench|fuzz [SECONDS]]" >&2; exit 2 ;;
+    deb) build_deb; exit ;;
+    deb-test)
+        ls "$build"/libnginx-mod-http-auth-m2m_*.deb >/dev/null 2>&1 || build_deb
+        M2M_DEB_TEST=1 "$top/t/deb/run"; exit ;;
+    *) echo "usage: $0 [build|test [--asan]|run|bench|fuzz [SECONDS]|deb|deb-test]" >&2; exit 2 ;;
 esac
