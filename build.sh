@@ -12,8 +12,9 @@
 #                     and the Check suite and t/ run against that binary
 # NGINX_CONFIGURE_ARGS='--with-... ...' or NGINX_BIN=/path/to/nginx (its `nginx -V`
 #                     "configure arguments:"), with NGINX_SRC of the same version:
-#                     configure with those flags (their --add-module/--add-dynamic-module
-#                     dropped, --with-compat added), so that nginx loads the module
+#                     configure with those flags (their --add-module, --add-dynamic-module
+#                     and --with-*=dynamic dropped, --with-compat added), so that nginx
+#                     loads the module
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -104,6 +105,9 @@ upstream_configure_flags() {
     for a in "${split[@]}"; do
         case "$a" in
             --add-module=*|--add-dynamic-module=*) ;;    # others' modules: not ours to build
+            # other dynamic modules: they do not change the module signature,
+            # and would need their libraries' headers (GeoIP, libgd, libxslt, perl)
+            --with-*=dynamic) ;;
             --builddir=*) ;;
             *) [ "$a" != --with-compat ] || compat=1; upstream_flags+=("$a") ;;
         esac
