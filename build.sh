@@ -9,7 +9,15 @@
 # ./build.sh deb      build the Debian package (debian/) into build/*.deb
 # ./build.sh deb-test build it if needed, then install it, serve one request
 #                     through /etc/nginx/modules-enabled, and purge it (t/deb/run)
-# NGINX_SRC=/path/to/nginx-x.y.z ./build.sh   build against an upstream tree
+# NGINX_SRC=/path/to/nginx-x.y.z ./build.sh   build the module against an upstream tree
+#                     (a release tarball's ./configure or a git checkout's auto/configure);
+#                     with `test`, nginx itself is built from it too (build/nginx-upstream/nginx)
+#                     and the Check suite and t/ run against that binary
+# NGINX_CONFIGURE_ARGS='--with-... ...' or NGINX_BIN=/path/to/nginx (its `nginx -V`
+#                     "configure arguments:"), with NGINX_SRC of the same version:
+#                     configure with those flags (their --add-module, --add-dynamic-module
+#                     and --with-*=dynamic dropped, --with-compat added), so that nginx
+#                     loads the module
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -64,20 +72,84 @@ configure_stamp() {
         md5sum | cut -d' ' -f1
 }
 
+# The nginx the tests run: Debian's, or the one built from NGINX_SRC.
+nginx_bin=/usr/sbin/nginx
+if [ -n "${NGINX_SRC:-}" ]; then
+    NGINX_SRC=$(cd "$NGINX_SRC" && pwd)
+    nginx_bin="$build/nginx-upstream/nginx"
+fi
+
+# The configure flags for an upstream tree, one per array element:
+# NGINX_CONFIGURE_ARGS, else NGINX_BIN's `nginx -V`, else what t/ needs
+# (ssl: t/ has TLS listeners and client certificates; http_v2: t/21-http2.t;
+# error log on stderr as in Debian's build: t/ reads `nginx -t`'s notices and
+# "[emerg] pid#0:" lines there, which otherwise go to PREFIX/logs/error.log only).
+upstream_flags=()
+upstream_configure_flags() {
+    local args=${NGINX_CONFIGURE_ARGS:-} a compat=0
+    if [ -z "$args" ] && [ -n "${NGINX_BIN:-}" ]; then
+        local v src_v
+        v=$("$NGINX_BIN" -V 2>&1 | sed -n 's|^nginx version: [^/]*/\([0-9.]*\).*|\1|p')
+        src_v=$(sed -n 's/^#define NGINX_VERSION *"\(.*\)"/\1/p' "$NGINX_SRC/src/core/nginx.h")
+        if [ "$v" != "$src_v" ]; then
+            echo "build.sh: $NGINX_BIN is nginx $v, NGINX_SRC is $src_v: nginx loads only modules built from its own version" >&2
+            return 1
+        fi
+        args=$("$NGINX_BIN" -V 2>&1 | sed -n 's/^configure arguments: //p')
+    fi
+    if [ -z "$args" ]; then
+        upstream_flags=(--with-compat --with-http_ssl_module --with-http_v2_module --error-log-path=stderr)
+        return 0
+    fi
+    # split as the shell would, without evaluating anything (xargs honours
+    # the '...' and "..." quoting that `nginx -V` prints)
+    local split=()
+    mapfile -d '' split < <(printf '%s' "$args" | xargs printf '%s\0')
+    for a in "${split[@]}"; do
+        case "$a" in
+            --add-module=*|--add-dynamic-module=*) ;;    # others' modules: not ours to build
+            # other dynamic modules: they do not change the module signature,
+            # and would need their libraries' headers (GeoIP, libgd, libxslt, perl)
+            --with-*=dynamic) ;;
+            --builddir=*) ;;
+            *) [ "$a" != --with-compat ] || compat=1; upstream_flags+=("$a") ;;
+        esac
+    done
+    [ "$compat" = 1 ] || upstream_flags+=(--with-compat)
+}
+
 build_module() {
     install_missing
     # separate trees, so switching between the two does not reconfigure each time
     local nginx_build="$build/nginx${NGINX_SRC:+-upstream}" stamp
+    if [ -n "${NGINX_SRC:-}" ]; then
+        upstream_configure_flags
+        if [ -n "$san_cc" ] && [ -n "${NGINX_CONFIGURE_ARGS:-}${NGINX_BIN:-}" ]; then
+            echo "build.sh: --asan goes with NGINX_SRC's default flags only" >&2
+            return 2
+        fi
+    fi
     stamp=$(configure_stamp)
+    [ -z "${NGINX_SRC:-}" ] || stamp=$(printf '%s\n' "$stamp" "${upstream_flags[@]}" | md5sum | cut -d' ' -f1)
     mkdir -p "$nginx_build"
     if [ -n "${NGINX_SRC:-}" ]; then
         if [ "$(cat "$nginx_build/.stamp" 2>/dev/null)" != "$stamp" ]; then
-            log "configuring against $NGINX_SRC"
-            (cd "$NGINX_SRC" && ./configure --with-compat --with-http_ssl_module \
+            # a release tarball has ./configure, a git checkout only auto/configure;
+            # both run from the tree's root
+            local configure=./configure
+            [ -x "$NGINX_SRC/configure" ] || configure=auto/configure
+            log "configuring against $NGINX_SRC ($configure ${upstream_flags[*]})"
+            (cd "$NGINX_SRC" && "$configure" "${upstream_flags[@]}" \
                 ${san_cc:+"--with-cc-opt=$san_cc" "--with-ld-opt=$san_ld"} --add-dynamic-module="$top" --builddir="$nginx_build" >"$nginx_build/configure.log")
             echo "$stamp" > "$nginx_build/.stamp"
         fi
-        make -s -f "$nginx_build/Makefile" -C "$NGINX_SRC" -j"$(nproc)" modules
+        if [ "$verb" = test ]; then
+            # the tests need the nginx binary of this tree too
+            make -s -f "$nginx_build/Makefile" -C "$NGINX_SRC" -j"$(nproc)" binary modules
+            log "built $nginx_bin"
+        else
+            make -s -f "$nginx_build/Makefile" -C "$NGINX_SRC" -j"$(nproc)" modules
+        fi
     else
         local src=/usr/share/nginx/src
         if [ "$(cat "$nginx_build/.stamp" 2>/dev/null)" != "$stamp" ]; then
@@ -115,7 +187,7 @@ run_tests() {
     log "Check unit tests"
     make -s -C "$top/tests" BUILD="$build" -j"$(nproc)" check || failed=1
     log "integration tests (prove t/)"
-    (cd "$top" && M2M_MODULE="$module" prove -r t/) || failed=1
+    (cd "$top" && M2M_MODULE="$module" M2M_NGINX="$nginx_bin" prove -r t/) || failed=1
     return $failed
 }
 
@@ -147,9 +219,9 @@ run_asan_tests() {
     chmod 1777 "$reports"    # workers run as nobody when we are root
     gcc -shared -fPIC -O2 -Wall -Wextra -Werror -o "$build/libubsan_options.so" \
         "$top/tests/asan/ubsan_options.c"
-    printf '#!/bin/sh\n# /usr/sbin/nginx with the sanitizer runtimes (./build.sh test --asan)\nLD_PRELOAD="%s %s %s${LD_PRELOAD:+ $LD_PRELOAD}"\nexport LD_PRELOAD\nexec /usr/sbin/nginx "$@"\n' \
+    printf '#!/bin/sh\n# /usr/sbin/nginx with the sanitizer runtimes (./build.sh test --asan)\nLD_PRELOAD="%s %s %s${LD_PRELOAD:+ $LD_PRELOAD}"\nexport LD_PRELOAD\nexec %s "$@"\n' \
         "$(gcc -print-file-name=libasan.so)" "$build/libubsan_options.so" \
-        "$(gcc -print-file-name=libubsan.so)" > "$wrapper"
+        "$(gcc -print-file-name=libubsan.so)" "$nginx_bin" > "$wrapper"
     chmod +x "$wrapper"
 
     log "Check unit tests (ASan + UBSan + LeakSanitizer)"
@@ -253,8 +325,8 @@ One nginx runs the token issuer and the tasks API it protects. Clients: $m2m/cli
   curl -s http://127.0.0.1:8080/.well-known/oauth-authorization-server
 
 MSG
-    /usr/sbin/nginx -t -q -p "$run" -c "$run/nginx.conf"
-    exec /usr/sbin/nginx -p "$run" -c "$run/nginx.conf" -g "daemon off; pid $run/nginx.pid; error_log stderr notice;"
+    "$nginx_bin" -t -q -p "$run" -c "$run/nginx.conf"
+    exec "$nginx_bin" -p "$run" -c "$run/nginx.conf" -g "daemon off; pid $run/nginx.pid; error_log stderr notice;"
 }
 
 # ./build.sh fuzz [SECONDS]: builds tests/fuzz/ with clang and runs each
@@ -332,7 +404,8 @@ build_deb() {
     lintian --fail-on error "$build/${name}_${version}_"*.changes
 }
 
-case "${1:-build}" in
+verb=${1:-build}
+case "$verb" in
     build) build_module ;;
     test) build_module; if [ "$asan" = 1 ]; then run_asan_tests; else run_tests; fi ;;
     run) build_module; run_demo ;;
