@@ -62,7 +62,10 @@ our @EXPORT_OK = qw(now b64u json_text unescape_log challenges challenge);
 my $ROOT = abs_path(dirname(__FILE__) . '/../..');
 my @LIVE;    # instances with a running nginx, stopped in END
 
-sub now { return CORE::time() }
+# gettimeofday, as nginx reads the clock: time(2) reads a coarse clock that
+# can still say the previous second for a few milliseconds after nginx has
+# moved on (t/24 once saw "expired" before now() reached exp).
+sub now { return int(Time::HiRes::time()) }
 
 sub b64u { return encode_b64u($_[0]) }
 
