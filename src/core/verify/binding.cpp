@@ -2,25 +2,22 @@
 
 #include <openssl/crypto.h>
 
+#include "base64url.h"
+
 namespace m2m {
 
 namespace {
 
-// base64url without padding of 32 bytes: 43 characters, the last of which
-// carries 4 bits and so must be one of the 16 with its low two bits zero.
+constexpr size_t kSha256Size = 32;
+
+// Exactly a SHA-256 in strict base64url: 43 characters that decode to 32
+// bytes, the last one's unused bits zero, so each digest has one spelling.
 bool is_sha256_b64url(std::string_view s)
 {
-    if (s.size() != 43) {
-        return false;
-    }
-    for (char c : s) {
-        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-        if (!ok) {
-            return false;
-        }
-    }
-    static constexpr std::string_view last_ok = "AEIMQUYcgkosw048";
-    return last_ok.find(s.back()) != std::string_view::npos;
+    unsigned char digest[kSha256Size];
+    size_t size = 0;
+    return s.size() == base64url_encoded_size(kSha256Size) && base64url_decode(s, digest, sizeof(digest), &size)
+           && size == kSha256Size;
 }
 
 // An absent member is fine; a present one must be a digest.
