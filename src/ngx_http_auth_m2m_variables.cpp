@@ -271,6 +271,7 @@ ngx_http_variable_t  ngx_http_auth_m2m_vars[] = {
 
     { ngx_string("m2m_cnf_x5t"), NULL, ngx_http_auth_m2m_variable,
       NGX_HTTP_AUTH_M2M_CNF_X5T, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
     { ngx_string("m2m_token_type"), NULL, ngx_http_auth_m2m_variable,
       NGX_HTTP_AUTH_M2M_TOKEN_TYPE, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 

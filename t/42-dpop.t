@@ -102,11 +102,7 @@ sub logged {
         jkt => $f[6], client => $f[7] };
 }
 
-sub challenges {
-    my ($r) = @_;
-    my $h = $r->{headers}{'www-authenticate'} // [];
-    return ref $h ? @$h : ($h);
-}
+sub challenges { return M2MTest::challenges(@_) }
 
 # A DPoP request: the proof is made for exactly this request unless opt
 # overrides (htm, htu, key, and anything else dpop.py takes).
