@@ -309,6 +309,10 @@ m2m::Reason ngx_http_auth_m2m_dpop_proof(ngx_http_request_t *r,
     ngx_http_auth_m2m_loc_conf_t *alcf, ngx_str_t *access_token,
     m2m::DpopProof *proof);
 
+/* ngx_http_auth_m2m_scope.cpp */
+char *ngx_http_auth_m2m_scope(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
 /* ngx_http_auth_m2m_require.cpp */
 char *ngx_http_auth_m2m_require(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
