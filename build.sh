@@ -16,12 +16,18 @@
 # NGINX_CONFIGURE_ARGS='--with-... ...' or NGINX_BIN=/path/to/nginx (its `nginx -V`
 #                     "configure arguments:"), with NGINX_SRC of the same version:
 #                     configure with those flags (their --add-module, --add-dynamic-module
-#                     and --with-*=dynamic dropped, --with-compat added), so that nginx
-#                     loads the module
+#                     and --with-*=dynamic dropped), so that that nginx loads the module
+# ./build.sh compat-test   the two above for Debian's nginx, and for an nginx built
+#                     without --with-compat from M2M_COMPAT_SRC=<tree> if given (t/compat/run)
+# M2M_BUILD_DIR=DIR   build there instead of build/ (t/compat/run leaves build/ alone)
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 build="$top/build"
+if [ -n "${M2M_BUILD_DIR:-}" ]; then
+    mkdir -p "$M2M_BUILD_DIR"
+    build=$(cd "$M2M_BUILD_DIR" && pwd)    # make -C and the tests change directory
+fi
 module="$build/ngx_http_auth_m2m_module.so"
 
 # --asan (with build or test): AddressSanitizer + UndefinedBehaviorSanitizer.
@@ -32,7 +38,7 @@ for arg in "${@:2}"; do
     if [ "$arg" = --asan ]; then asan=1; fi
 done
 if [ "$asan" = 1 ]; then
-    build="$top/build/asan"
+    build="$build/asan"
     module="$build/ngx_http_auth_m2m_module.so"
     # no recovery: the first UBSan report ends the process, it cannot scroll by;
     # no _FORTIFY_SOURCE: __memcpy_chk & co. would bypass ASan's interceptors
@@ -45,6 +51,11 @@ fi
 packages=(nginx nginx-dev build-essential pkg-config libssl-dev libjansson-dev
           libcjose-dev check libcrypt-jwt-perl python3-jwt python3-cryptography
           openssl curl libio-socket-ssl-perl libnet-dns-perl wrk)
+tree_version() { sed -n 's/^#define NGINX_VERSION *"\(.*\)"/\1/p' "$1/src/core/nginx.h"; }
+# nginx before 1.21.5 knows only the first PCRE (Debian 12's nginx-dev pulls in PCRE2)
+if [ -n "${NGINX_SRC:-}" ] && dpkg --compare-versions "$(tree_version "$NGINX_SRC")" lt 1.21.5; then
+    packages+=(libpcre3-dev)
+fi
 
 log() { printf '>>> %s\n' "$*" >&2; }
 
@@ -86,11 +97,11 @@ fi
 # "[emerg] pid#0:" lines there, which otherwise go to PREFIX/logs/error.log only).
 upstream_flags=()
 upstream_configure_flags() {
-    local args=${NGINX_CONFIGURE_ARGS:-} a compat=0
+    local args=${NGINX_CONFIGURE_ARGS:-} a
     if [ -z "$args" ] && [ -n "${NGINX_BIN:-}" ]; then
         local v src_v
         v=$("$NGINX_BIN" -V 2>&1 | sed -n 's|^nginx version: [^/]*/\([0-9.]*\).*|\1|p')
-        src_v=$(sed -n 's/^#define NGINX_VERSION *"\(.*\)"/\1/p' "$NGINX_SRC/src/core/nginx.h")
+        src_v=$(tree_version "$NGINX_SRC")
         if [ "$v" != "$src_v" ]; then
             echo "build.sh: $NGINX_BIN is nginx $v, NGINX_SRC is $src_v: nginx loads only modules built from its own version" >&2
             return 1
@@ -99,6 +110,10 @@ upstream_configure_flags() {
     fi
     if [ -z "$args" ]; then
         upstream_flags=(--with-compat --with-http_ssl_module --with-http_v2_module --error-log-path=stderr)
+        # nginx before 1.21.2 calls APIs that OpenSSL 3 deprecates, and builds with -Werror
+        if dpkg --compare-versions "$(tree_version "$NGINX_SRC")" lt 1.21.2; then
+            upstream_flags+=(--with-cc-opt=-Wno-deprecated-declarations)
+        fi
         return 0
     fi
     # split as the shell would, without evaluating anything (xargs honours
@@ -112,10 +127,12 @@ upstream_configure_flags() {
             # and would need their libraries' headers (GeoIP, libgd, libxslt, perl)
             --with-*=dynamic) ;;
             --builddir=*) ;;
-            *) [ "$a" != --with-compat ] || compat=1; upstream_flags+=("$a") ;;
+            *) upstream_flags+=("$a") ;;
         esac
     done
-    [ "$compat" = 1 ] || upstream_flags+=(--with-compat)
+    # no --with-compat of our own: an nginx built without it checks every
+    # signature bit, and a module with --with-compat's set is "not binary
+    # compatible" with it (t/compat/run)
 }
 
 build_module() {
@@ -415,5 +432,6 @@ case "$verb" in
     deb-test)
         ls "$build"/libnginx-mod-http-auth-m2m_*.deb >/dev/null 2>&1 || build_deb
         M2M_DEB_TEST=1 "$top/t/deb/run"; exit ;;
-    *) echo "usage: $0 [build|test [--asan]|run|bench|fuzz [SECONDS]|deb|deb-test]" >&2; exit 2 ;;
+    compat-test) install_missing; M2M_COMPAT_TEST=1 "$top/t/compat/run"; exit ;;
+    *) echo "usage: $0 [build|test [--asan]|run|bench|fuzz [SECONDS]|deb|deb-test|compat-test]" >&2; exit 2 ;;
 esac

@@ -325,7 +325,7 @@ sub start {
     if (!$pid) {
         open STDOUT, '>>', "$self->{dir}/nginx.stderr";
         open STDERR, '>&', \*STDOUT;
-        { exec $self->{nginx}, '-p', "$self->{dir}/", '-e', "$self->{dir}/error.log",
+        { exec $self->{nginx}, '-p', "$self->{dir}/", _error_log_option($self->{nginx}, $self->{dir}),
             '-c', "$self->{dir}/nginx.conf" }
         POSIX::_exit(127);
     }
@@ -351,6 +351,17 @@ sub start {
     # workers, so that the first request is served by the configured number.
     _poll(10, sub { my @w = $self->worker_pids; @w >= $self->{workers_running} });
     return $self;
+}
+
+# -e (the error log until the config's own applies) came in nginx 1.19.5;
+# without it an older nginx writes those lines where it was built to, which
+# for the suite's builds is stderr (nginx.stderr).
+sub _error_log_option {
+    my ($nginx, $dir) = @_;
+    my ($version) = `$nginx -v 2>&1` =~ m{/(\d+\.\d+\.\d+)};
+    my @v = split /\./, $version // '0.0.0';
+    my $has_e = $v[0] > 1 || ($v[0] == 1 && ($v[1] > 19 || ($v[1] == 19 && $v[2] >= 5)));
+    return $has_e ? ('-e', "$dir/error.log") : ();
 }
 
 sub master_pid { return $_[0]{pid} }
