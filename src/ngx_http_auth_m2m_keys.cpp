@@ -119,8 +119,21 @@ ngx_http_auth_m2m_sync_keys(ngx_http_auth_m2m_issuer_t *issuer)
     const char               *reason;
     ngx_http_auth_m2m_jwks_t  jwks;
 
-    if (issuer->sh == NULL
-        || ngx_http_auth_m2m_zone_generation(issuer)
+    if (issuer->sh == NULL) {
+        return;
+    }
+
+    /*
+     * The cheap look holds only for the configuration that owns the entry. A
+     * reload that changes the key URL starts the entry's generations again
+     * at 0, which is also the generation of an old worker that had not
+     * imported its last set yet: that worker would see "nothing new", serve
+     * 503 keys_unavailable until it exits (it may not wait for the new URL's
+     * fetch) and never read the retired set kept for it. So an old worker
+     * always asks the zone, for the few requests it has left.
+     */
+    if (ngx_http_auth_m2m_zone_current(issuer)
+        && ngx_http_auth_m2m_zone_generation(issuer)
            == issuer->keys->generation)
     {
         return;

@@ -126,6 +126,15 @@ ngx_http_auth_m2m_zone_generation(ngx_http_auth_m2m_issuer_t *issuer)
 }
 
 
+/* Whether the entry still holds this configuration's key source (false in
+ * an old worker once a reload changed the URL; it never turns true again). */
+inline bool
+ngx_http_auth_m2m_zone_current(ngx_http_auth_m2m_issuer_t *issuer)
+{
+    return issuer->sh->source_version == issuer->sh_version;
+}
+
+
 inline ngx_atomic_uint_t
 ngx_http_auth_m2m_zone_attempts(ngx_http_auth_m2m_issuer_t *issuer)
 {

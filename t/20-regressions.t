@@ -29,6 +29,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use HTTP::Tiny;
+use IO::Select;
 use IO::Socket::IP;
 use POSIX ();
 use Time::HiRes qw(time);
@@ -48,11 +49,13 @@ my $PARENT = $$;
 # list it iterates, so on an early exit (a die) with three instances it
 # skips one and leaves that nginx running: stop them all here first (END
 # blocks run last-compiled first). stop() is idempotent.
-my ($ta, $tb, $tc);
+my ($ta, $tb, $tc, $td);
+my $STOPPED;    # a worker of instance D that section 4b stopped (SIGSTOP)
 END {
     if ($$ == $PARENT) {
         local $?;
-        $_->stop for grep { defined } $ta, $tb, $tc;
+        kill 'CONT', $STOPPED if $STOPPED;    # or it would outlive its master
+        $_->stop for grep { defined } $ta, $tb, $tc, $td;
     }
 }
 my $AUD = 'https://api.example.test';
@@ -357,6 +360,142 @@ sub background {
         ok(!@alerts, "rot $round: no [alert]") or diag join "\n", @alerts;
         $cur = $next;
     }
+}
+
+# ================================================================ 4b. an old worker without its keys
+# Section 4 catches this only by chance (a 503 under CPU load): a worker of
+# the configuration being replaced that had not imported the last key set of
+# its URL (no request and no tick since another worker stored it) serves a
+# request after the master has reset the entry for the new URL (nginx waits
+# 100 ms after starting the new workers before it tells the old ones to
+# quit, and they finish the requests they have). Its generation (0) equalled
+# the reset entry's (0), so it saw nothing new to import, skipped the
+# retired set kept for it, and answered 503 keys_unavailable.
+# Here the order is forced, one worker per generation: worker W2 is stopped
+# (SIGSTOP) holding a half-sent request while the previous worker W1 stores
+# /a's keys; the configuration then moves to /b, which does not answer yet,
+# and W2 resumes and completes the request: token A verifies with /a's set.
+{
+    $td = M2MTest->new(workers => 1);
+    my $srvd = JwksServer->new(routes => {
+        '/a' => { gate => $td->path('gate-a'),
+                  body => json_text({ keys => [ $td->jwk($kc{a}, alg => 'ES256') ] }) },
+        '/b' => { gate => $td->path('gate-b'),
+                  body => json_text({ keys => [ $td->jwk($kc{b}, alg => 'ES256') ] }) },
+    });
+    my $conf_d = sub {
+        my ($route) = @_;
+        my $url = $srvd->url("/$route");
+        return <<"EOF";
+    auth_m2m_issuer rot {
+        issuer https://rot.example.test/;
+        jwks_uri $url;
+        audience $AUD;
+        fetch_timeout 10s;
+    }
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        root %%DIR%%/html;
+        add_header X-Worker \$pid always;
+        location /api/ { auth_m2m rot; try_files /ok.txt =404; }
+        location = /ping { return 204; }
+        location = /status { auth_m2m_status; }
+    }
+EOF
+    };
+    my $port = $td->port;
+    my $new_worker = sub {
+        my %old = map { $_ => 1 } @_;
+        my $pid;
+        $td->poll(10, sub { ($pid) = grep { !$old{$_} } $td->worker_pids; $pid });
+        return $pid;
+    };
+    # nginx's side of our connection has read all we sent (rx_queue 0)
+    my $read_by_nginx = sub {
+        my ($client_port) = @_;
+        open my $fh, '<', '/proc/net/tcp' or return 0;
+        my $local = sprintf ':%04X', $port;
+        my $peer = sprintf ':%04X', $client_port;
+        while (<$fh>) {
+            my (undef, $l, $r, $st, $queues) = split;
+            next unless $l =~ /\Q$local\E$/ && $r =~ /\Q$peer\E$/ && $st eq '01';
+            return (split /:/, $queues)[1] =~ /^0+$/;
+        }
+        return 0;
+    };
+    my $read_head = sub {
+        my ($sock) = @_;
+        my $buf = '';
+        my $sel = IO::Select->new($sock);
+        while ($buf !~ /\r\n\r\n/) {
+            last unless $sel->can_read(10);
+            sysread($sock, $buf, 4096, length $buf) or last;
+        }
+        return $buf;
+    };
+
+    $td->config($conf_d->('a'));
+    $td->start;
+    ok($srvd->wait_for_count('/a', 1, 10), 'old worker: W1 fetches /a (held at the gate)');
+    my @w1 = $td->worker_pids;
+    # a half request keeps W1 alive after the reload, with its fetch: on
+    # exit a worker drops its fetch and W2 would fetch /a itself
+    my $s1 = IO::Socket::IP->new(PeerHost => '127.0.0.1', PeerPort => $port);
+    syswrite $s1, "GET /api/x HTTP/1.1\r\nHost: d\r\nAuthorization: Bearer $tokc{a}\r\n" if $s1;
+    ok($s1 && $td->poll(10, sub { $read_by_nginx->($s1->sockport) }), 'old worker: W1 read a half request');
+
+    # a reload keeping the URL: W2 starts while the zone has no keys yet
+    my ($rc) = $td->nginx_cmd('-s', 'reload');
+    my $w2 = $rc == 0 ? $new_worker->(@w1) : undef;
+    ok($w2, 'old worker: W2 started');
+
+    # a keep-alive connection to W2 (W1 answers until it closes its listeners)
+    my $sock;
+    $w2 && $td->poll(10, sub {
+        my $s = IO::Socket::IP->new(PeerHost => '127.0.0.1', PeerPort => $port) or return 0;
+        syswrite $s, "GET /ping HTTP/1.1\r\nHost: d\r\n\r\n";
+        my ($pid) = $read_head->($s) =~ /^X-Worker: (\d+)/mi;
+        return 0 unless $pid && $pid == $w2;
+        $sock = $s;
+        return 1;
+    });
+    ok($sock, 'old worker: a keep-alive connection to W2');
+    syswrite $sock, "GET /api/x HTTP/1.1\r\nHost: d\r\nAuthorization: Bearer $tokc{a}\r\n" if $sock;
+    ok($sock && $td->poll(10, sub { $read_by_nginx->($sock->sockport) }), 'old worker: W2 read the half request');
+
+    if ($w2) {
+        $STOPPED = $w2;
+        kill 'STOP', $w2;
+    }
+    $td->write_file('gate-a', '');
+    syswrite $s1, "\r\n" if $s1;
+    my ($s1_status) = ($s1 ? $read_head->($s1) : '') =~ m{^HTTP/1\.1 (\d+)};
+    is($s1_status // 'none', 200, 'old worker: W1 stored /a\'s keys and verified token A');
+    close $s1 if $s1;
+    ok($td->poll(10, sub { !grep { M2MTest::_alive($_) } @w1 }), 'old worker: W1 exited');
+
+    # the URL changes: the master resets the entry before it forks W3
+    $td->config($conf_d->('b'));
+    ($rc) = $td->nginx_cmd('-s', 'reload');
+    ok($rc == 0 && $new_worker->(@w1, $w2 // ()), 'old worker: reload to /b (not answering yet), W3 started');
+    if ($STOPPED) {
+        kill 'CONT', $STOPPED;
+        $STOPPED = undef;
+    }
+
+    syswrite $sock, "\r\n" if $sock;
+    my ($status) = ($sock ? $read_head->($sock) : '') =~ m{^HTTP/1\.1 (\d+)};
+    is($status // 'none', 200, 'old worker: W2 verified token A with the retired /a set');
+    close $sock if $sock;
+    ok(!$w2 || $td->poll(10, sub { !M2MTest::_alive($w2) }), 'old worker: W2 exited');
+    my @unavailable = $td->grep_log(qr/keys_unavailable/);
+    ok(!@unavailable, 'old worker: no keys_unavailable') or diag join "\n", @unavailable;
+
+    $td->write_file('gate-b', '');
+    ok($td->wait_issuer('rot', sub { $_[0]{generation} >= 1 }, 10), 'old worker: keys from /b loaded');
+    is($td->get('/api/x', token => $tokc{b})->{status}, 200, 'old worker: token B verifies with W3');
+    $td->no_alerts_ok;
+    $srvd->stop;
 }
 
 # ================================================================ 1. DNS lookup outliving the fetch

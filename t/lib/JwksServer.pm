@@ -33,6 +33,8 @@ package JwksServer;
 #   no_304 => 1             send ETag/Last-Modified but never answer 304
 #   headers => {N => V}     extra response headers (V may be an array ref)
 #   delay => SECONDS        wait before answering (fractional ok)
+#   gate => PATH            answer only once the file PATH exists (the test
+#                           opens the gate by creating it; polled every 20 ms)
 #   hang => 1               read the request, never answer (until stop)
 #   close => 1              read the request, close without a byte
 #   garbage => 1|TEXT       send non-HTTP bytes (or TEXT), then close
@@ -86,7 +88,7 @@ our $VERSION = '1';
 my @LIVE;    # weak references to every server this process started
 
 my %KNOWN = map { $_ => 1 } qw(body json status content_type cache_control etag last_modified
-    no_304 headers delay hang close garbage close_mid_body stall_mid_body chunked chunk_delay
+    no_304 headers delay gate hang close garbage close_mid_body stall_mid_body chunked chunk_delay
     no_length size valid_json sequence);
 
 my %REASON = (
@@ -514,6 +516,14 @@ sub _hang {
     _sleep(1, $acceptor) while 1;
 }
 
+sub _gate {
+    my ($path, $acceptor) = @_;
+    until (-e $path) {
+        POSIX::_exit(0) if getppid() != $acceptor;
+        Time::HiRes::sleep(0.02);
+    }
+}
+
 sub _connection {
     my ($self, $sock, $acceptor) = @_;
     my $dir = $self->{dir};
@@ -731,6 +741,7 @@ sub _finish {
 
 sub _respond {
     my ($sock, $p, $b, $acceptor, $tls) = @_;
+    _gate($b->{gate}, $acceptor) if $b->{gate};
     _sleep($b->{delay}, $acceptor) if $b->{delay};
     _hang($acceptor) if $b->{hang};
     if ($b->{close}) {
