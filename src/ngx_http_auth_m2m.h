@@ -266,6 +266,8 @@ char *ngx_http_auth_m2m_conf_block(ngx_conf_t *cf, ngx_command_t **tables,
     void *conf);
 char *ngx_http_auth_m2m_conf_set_list_slot(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_auth_m2m_conf_set_complex_value_slot(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 char *ngx_http_auth_m2m_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 ngx_int_t ngx_http_auth_m2m_default_zone(ngx_conf_t *cf,
     ngx_http_auth_m2m_main_conf_t *amcf);

@@ -5,6 +5,9 @@
  * directives up itself: in the module's table, "issuer" or "refresh" would
  * be http-level directives.
  *
+ * The module's own versions of two nginx slots: a list directive, and a
+ * complex value that works the same on every nginx version.
+ *
  * And auth_m2m_zone, which only declares the zone: what is in it and who
  * may touch it is ngx_http_auth_m2m_zone.cpp's.
  */
@@ -179,6 +182,26 @@ ngx_http_auth_m2m_conf_set_list_slot(ngx_conf_t *cf, ngx_command_t *cmd,
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* Unset complex values are NGX_CONF_UNSET_PTR, merged with
+ * ngx_conf_merge_ptr_value. Before 1.21.0, nginx's slot took any non-NULL
+ * value for a duplicate: there the first directive starts from NULL. */
+char *
+ngx_http_auth_m2m_conf_set_complex_value_slot(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+#if (nginx_version < 1021000)
+    auto **cv = reinterpret_cast<ngx_http_complex_value_t **>(
+                    static_cast<char *>(conf) + cmd->offset);
+
+    if (*cv == NGX_CONF_UNSET_PTR) {
+        *cv = NULL;
+    }
+#endif
+
+    return ngx_http_set_complex_value_slot(cf, cmd, conf);
 }
 
 

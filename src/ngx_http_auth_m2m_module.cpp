@@ -21,8 +21,6 @@ ngx_int_t ngx_http_auth_m2m_postconfiguration(ngx_conf_t *cf);
 
 char *ngx_http_auth_m2m(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 char *ngx_http_auth_m2m_realm(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-char *ngx_http_auth_m2m_complex_value(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
 
 
 /* As limit_req_log_level: refusals can be logged above "info", where nginx
@@ -84,7 +82,7 @@ ngx_command_t  ngx_http_auth_m2m_commands[] = {
 
     { ngx_string("auth_m2m_token"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_auth_m2m_complex_value,
+      ngx_http_auth_m2m_conf_set_complex_value_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_auth_m2m_loc_conf_t, token),
       NULL },
@@ -161,7 +159,7 @@ ngx_command_t  ngx_http_auth_m2m_commands[] = {
 
     { ngx_string("auth_m2m_client_certificate"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_auth_m2m_complex_value,
+      ngx_http_auth_m2m_conf_set_complex_value_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_auth_m2m_loc_conf_t, client_certificate),
       NULL },
@@ -337,25 +335,6 @@ ngx_http_auth_m2m_check_distinct(ngx_conf_t *cf, ngx_array_t *issuers)
     }
 
     return NGX_OK;
-}
-
-
-/* Unset complex values are NGX_CONF_UNSET_PTR, merged with
- * ngx_conf_merge_ptr_value. Before 1.21.0, nginx's slot took any non-NULL
- * value for a duplicate: there the first directive starts from NULL. */
-char *
-ngx_http_auth_m2m_complex_value(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-#if (nginx_version < 1021000)
-    auto **cv = reinterpret_cast<ngx_http_complex_value_t **>(
-                    static_cast<char *>(conf) + cmd->offset);
-
-    if (*cv == NGX_CONF_UNSET_PTR) {
-        *cv = NULL;
-    }
-#endif
-
-    return ngx_http_set_complex_value_slot(cf, cmd, conf);
 }
 
 

@@ -321,11 +321,12 @@ sub start {
     my $conf = $self->read_file('nginx.conf') or die "call config() first";
     my @ports = $conf =~ /^\s*listen\s+127\.0\.0\.1:(\d+)/mg;
 
+    my @error_log = _error_log_option($self->{nginx}, $self->{dir});    # before fork: cached
     my $pid = fork // die "fork: $!";
     if (!$pid) {
         open STDOUT, '>>', "$self->{dir}/nginx.stderr";
         open STDERR, '>&', \*STDOUT;
-        { exec $self->{nginx}, '-p', "$self->{dir}/", _error_log_option($self->{nginx}, $self->{dir}),
+        { exec $self->{nginx}, '-p', "$self->{dir}/", @error_log,
             '-c', "$self->{dir}/nginx.conf" }
         POSIX::_exit(127);
     }
@@ -355,13 +356,15 @@ sub start {
 
 # -e (the error log until the config's own applies) came in nginx 1.19.5;
 # without it an older nginx writes those lines where it was built to, which
-# for the suite's builds is stderr (nginx.stderr).
+# for the suite's builds is stderr (nginx.stderr). Asked once per binary.
+my %HAS_E;
 sub _error_log_option {
     my ($nginx, $dir) = @_;
-    my ($version) = `$nginx -v 2>&1` =~ m{/(\d+\.\d+\.\d+)};
-    my @v = split /\./, $version // '0.0.0';
-    my $has_e = $v[0] > 1 || ($v[0] == 1 && ($v[1] > 19 || ($v[1] == 19 && $v[2] >= 5)));
-    return $has_e ? ('-e', "$dir/error.log") : ();
+    $HAS_E{$nginx} //= do {
+        my ($version) = `$nginx -v 2>&1` =~ m{/(\d+\.\d+\.\d+)};
+        sprintf('%03d%03d%03d', split /\./, $version // '0.0.0') ge '001019005';
+    };
+    return $HAS_E{$nginx} ? ('-e', "$dir/error.log") : ();
 }
 
 sub master_pid { return $_[0]{pid} }
